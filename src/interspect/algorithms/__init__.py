@@ -1,0 +1,1 @@
+"""Algorithms that recover a sparse Fourier transform from model queries (see ``base.METHODS``)."""

@@ -1,0 +1,91 @@
+"""What every algorithm shares: the result type, the method registry and the final least-squares refit."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from ..transforms.sparse import PAD, SparseTransform
+
+#: method name -> "module:function" (relative to ``interspect.algorithms``), imported on first use so a
+#: user of one method never pays for another's imports.
+METHODS: dict[str, str] = {
+    "exact": "exact:fit_exact",
+    "lasso": "regression:fit_lasso",
+    "faith_banzhaf": "regression:fit_faith_banzhaf",
+    "kernelshap": "regression:fit_kernelshap",
+    "spex": "spex.spex:fit_spex",
+    "proxyspex": "proxyspex:fit_proxyspex",
+    "auto": "auto:fit_auto",
+}
+
+
+@dataclass
+class FitResult:
+    """What an algorithm returns.
+
+    ``fourier`` is the recovered sparse Fourier transform; ``holdout`` optionally carries masks the fit never
+    used and their model values (already paid for), from which held-out R² is measured; ``info`` holds
+    method-specific diagnostics (chosen parameters, messages) that end up in ``Explanation.info``.
+    """
+
+    fourier: SparseTransform
+    info: dict[str, Any] = field(default_factory=dict)
+    holdout: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def get_method(name: str) -> Callable[..., FitResult]:
+    """Resolve a registered method name to its ``fit_*`` function."""
+    key = name.lower().replace("-", "_")
+    if key not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
+    module, func = METHODS[key].split(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), func)
+
+
+def fourier_design(masks: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``(m, k)`` matrix of Fourier basis functions ``(-1)^{|T & S|}`` for supports ``idx`` on ``masks``."""
+    x = np.asarray(masks) != 0
+    xp = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.uint8)
+    xp[:, :-1] = x
+    gather = np.where(idx == PAD, x.shape[1], idx)
+    hits = xp[:, gather].sum(axis=2, dtype=np.uint8)
+    return 1.0 - 2.0 * (hits & 1)
+
+
+def refit_fourier(
+    masks: np.ndarray,
+    values: np.ndarray,
+    support: SparseTransform,
+    alpha: float = 0.0,
+    always_include_empty: bool = True,
+) -> SparseTransform:
+    """Least-squares (``alpha = 0``) or ridge refit of the coefficients of ``support`` on observed queries.
+
+    The empty set (intercept) is always added and never penalised. Solved through the normal equations
+    with a Cholesky factorisation, falling back to ``lstsq`` when the design is rank deficient.
+    """
+    if always_include_empty:
+        support = support + SparseTransform([()], [0.0], support.n_features)
+    design = fourier_design(masks, support.idx)
+    y = np.asarray(values, dtype=np.float64).reshape(-1)
+    gram = design.T @ design
+    rhs = design.T @ y
+    penalty = np.full(len(support), float(alpha) * len(y))
+    penalty[support.degrees == 0] = 0.0
+    gram[np.diag_indices_from(gram)] += penalty
+    try:
+        coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        coefs = np.linalg.lstsq(design, y, rcond=None)[0] if alpha == 0 else np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    return support.with_coefs(coefs)
+
+
+def uniform_masks(n_masks: int, n_features: int, rng: np.random.Generator) -> np.ndarray:
+    """``(m, n)`` masks with every feature kept independently with probability 1/2."""
+    return rng.random((int(n_masks), int(n_features))) < 0.5
