@@ -118,7 +118,7 @@ class SparseTransform:
 
     def to_dict(self) -> dict[tuple[int, ...], float]:
         """``{sorted tuple of features: coefficient}``; the empty set is ``()``."""
-        return dict(zip(self.supports(), self.coefs.tolist()))
+        return dict(zip(self.supports(), self.coefs.tolist(), strict=True))
 
     def get(self, support: Iterable[int], default: float = 0.0) -> float:
         """Coefficient of one subset (``default`` if absent)."""
@@ -176,12 +176,13 @@ class SparseTransform:
         out = np.empty(x.shape[0])
         width = max(1, gather.shape[1])
         step = max(1, _CHUNK_ELEMENTS // max(1, len(self) * width))
+        count = np.uint8 if width < 256 else np.uint16  # a support of 256+ features would wrap a uint8 count
         for lo in range(0, x.shape[0], step):
-            hits = xp[lo : lo + step][:, gather].sum(axis=2, dtype=np.uint8)  # (chunk, k)
+            hits = xp[lo : lo + step][:, gather].sum(axis=2, dtype=count)  # (chunk, k)
             if self.basis == "fourier":
                 basis_vals = 1.0 - 2.0 * (hits & 1)
             else:
-                basis_vals = (hits == self.degrees.astype(np.uint8)).astype(np.float64)
+                basis_vals = (hits == self.degrees.astype(count)).astype(np.float64)
             out[lo : lo + step] = basis_vals @ self.coefs
         return out
 

@@ -1,0 +1,14 @@
+"""q-SFT: sparse Fourier transforms of functions of q-ary features (Erginbas, Kang, Aghazadeh, Ramchandran 2023).
+
+``query`` (batched, de-duplicated, accounted access to a q-ary value function), ``design`` (subsampling
+matrices, delays, budget planner), ``peeling`` (bin transforms, singleton detection, peeling, refit),
+``qsft`` (the fit), ``explanation`` and ``api`` (``explain_qary``).
+"""
+
+from .api import explain_qary
+from .design import QsftPlan, plan_qsft
+from .explanation import QaryExplanation
+from .qsft import fit_qsft
+from .query import QaryQueryEngine
+
+__all__ = ["QaryExplanation", "QaryQueryEngine", "QsftPlan", "explain_qary", "fit_qsft", "plan_qsft"]

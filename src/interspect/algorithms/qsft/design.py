@@ -1,0 +1,155 @@
+"""Query design for q-SFT: subsampling matrices, delays, and a budget planner with closed-form query counts.
+
+Group ``c`` uses a random ``M_c ∈ Z_q^{n×b}`` and queries ``x = M_c l + d`` for all ``l ∈ Z_q^b`` and every
+delay ``d``. A ``q^b``-point FFT over ``l`` then hashes frequency ``k`` into bin ``j = M_c^T k`` with phase
+``ω^{⟨k, d⟩}``. Delays come in ``R`` blocks ``{o_r, o_r + e_1, …, o_r + e_n}``: the noiseless design is one
+block with ``o = 0`` (identity delays); the noise-robust design uses ``R`` random offsets ``o_r`` so each
+digit ``k_i`` is read from ``R`` independent phase differences.
+
+Every group shares the delays, so the ``l = 0`` rows (``x = d``) are the same in every group: the number of
+distinct queries is ``P · (C · (q^b − 1) + 1)`` with ``P = R · (n + 1)`` delays and ``C`` groups (fewer only
+when two different rows happen to coincide, which is rare unless ``n`` is small).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_SPARSITY = 100  # target when neither budget nor sparsity is given
+LOAD = 0.8  # frequencies per bin that three-group peeling resolves reliably
+DEFAULT_REPEATS = 3  # delay blocks of the noise-robust design
+MAX_GROUPS = 8
+
+
+@dataclass(frozen=True)
+class QsftPlan:
+    """Sizes of a q-SFT run: ``q^b`` bins per group, ``n_groups`` groups, ``n_repeats`` delay blocks."""
+
+    n_features: int
+    q: int
+    b: int
+    n_groups: int
+    n_repeats: int
+    random_offsets: bool
+
+    @property
+    def n_bins(self) -> int:
+        return self.q**self.b
+
+    @property
+    def n_delays(self) -> int:
+        return self.n_repeats * (self.n_features + 1)
+
+    @property
+    def n_queries(self) -> int:
+        """Closed-form count of distinct queries (an upper bound when rows collide by chance)."""
+        return query_count(self.n_features, self.q, self.b, self.n_groups, self.n_repeats)
+
+    @property
+    def capacity(self) -> int:
+        """Number of non-zero coefficients the design is sized to resolve (``LOAD`` per bin)."""
+        return int(LOAD * self.n_bins)
+
+
+def query_count(n_features: int, q: int, b: int, n_groups: int, n_repeats: int = 1) -> int:
+    """``P · (C · (q^b − 1) + 1)`` distinct queries, ``P = R · (n + 1)``."""
+    return n_repeats * (n_features + 1) * (n_groups * (q**b - 1) + 1)
+
+
+def plan_qsft(
+    n_features: int,
+    q: int,
+    budget: int | None = None,
+    *,
+    sparsity: int | None = None,
+    noise_robust: bool = False,
+    n_repeats: int | None = None,
+    n_groups: int | None = None,
+) -> QsftPlan:
+    """Choose ``b``, the number of groups and delay blocks.
+
+    With a ``budget`` (distinct queries) the plan takes the largest ``b`` for which ``n_groups`` (default 3)
+    groups fit, then as many groups (up to 8) as the budget allows. Without one it sizes ``q^b`` for
+    ``sparsity`` (default 100) non-zero coefficients at ``LOAD`` per bin, with three groups.
+    """
+    n = int(n_features)
+    repeats = int(n_repeats) if n_repeats is not None else (DEFAULT_REPEATS if noise_robust else 1)
+    if repeats < 1:
+        raise ValueError(f"n_repeats must be at least 1, got {n_repeats}")
+    if n_groups is not None and int(n_groups) < 1:
+        raise ValueError(f"n_groups must be at least 1, got {n_groups}")
+    want_groups = int(n_groups) if n_groups is not None else 3
+    offsets = bool(noise_robust)
+    if budget is None:
+        target = int(sparsity) if sparsity is not None else DEFAULT_SPARSITY
+        if target < 1:
+            raise ValueError(f"sparsity must be positive, got {sparsity}")
+        b = min(n, max(1, math.ceil(math.log(target / LOAD) / math.log(q) - 1e-9)))
+        return QsftPlan(n, q, b, want_groups, repeats, offsets)
+    budget = int(budget)
+    fits = [b for b in range(1, n + 1) if query_count(n, q, b, want_groups, repeats) <= budget]
+    if not fits:
+        if n_groups is None:
+            small = [c for c in (2, 1) if query_count(n, q, 1, c, repeats) <= budget]
+            if small:
+                return QsftPlan(n, q, 1, small[0], repeats, offsets)
+        need = query_count(n, q, 1, 1 if n_groups is None else want_groups, repeats)
+        raise ValueError(
+            f"budget {budget} is too small for q-SFT on n={n}, q={q} with {repeats} delay block(s): "
+            f"it needs at least {need} queries"
+        )
+    b = max(fits)
+    groups = want_groups
+    if n_groups is None:
+        groups = max(c for c in range(want_groups, MAX_GROUPS + 1) if query_count(n, q, b, c, repeats) <= budget)
+    return QsftPlan(n, q, b, groups, repeats, offsets)
+
+
+def subsampling_matrices(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray:
+    """``(C, n, b)`` random matrices over ``Z_q`` whose maps ``l -> M l`` are injective (resampled otherwise)."""
+    n, q, b = plan.n_features, plan.q, plan.b
+    lattice = all_digits(b, q)
+    out = np.empty((plan.n_groups, n, b), dtype=np.int64)
+    for c in range(plan.n_groups):
+        for _ in range(100):
+            m = rng.integers(0, q, size=(n, b))
+            if len(np.unique((lattice @ m.T) % q, axis=0)) == len(lattice):
+                break
+        else:
+            raise ValueError(f"could not draw an injective {n}x{b} subsampling matrix over Z_{q}; lower b")
+        out[c] = m
+    return out
+
+
+def offsets(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray:
+    """``(R, n)`` delay offsets: zero for the noiseless design, uniform over ``Z_q^n`` for the robust one."""
+    if not plan.random_offsets:
+        return np.zeros((plan.n_repeats, plan.n_features), dtype=np.int64)
+    return rng.integers(0, plan.q, size=(plan.n_repeats, plan.n_features))
+
+
+def delays(plan: QsftPlan, offs: np.ndarray) -> np.ndarray:
+    """``(P, n)`` delays: block ``r`` is ``o_r`` followed by ``o_r + e_i`` for ``i = 0 … n-1``."""
+    n = plan.n_features
+    unit = np.vstack([np.zeros((1, n), dtype=np.int64), np.eye(n, dtype=np.int64)])
+    return ((offs[:, None, :] + unit[None]) % plan.q).reshape(-1, n)
+
+
+def all_digits(b: int, q: int) -> np.ndarray:
+    """All ``q^b`` vectors of ``Z_q^b`` in C order (first digit most significant), as used by ``np.fft.fftn``."""
+    return np.indices((q,) * b, dtype=np.int64).reshape(b, -1).T
+
+
+def group_queries(m: np.ndarray, dels: np.ndarray, q: int) -> np.ndarray:
+    """``(P, q^b, n)`` uint8 queries ``M l + d`` of one group (``l`` in C order)."""
+    base = ((all_digits(m.shape[1], q) @ m.T) % q).astype(np.uint8)
+    add = (np.arange(q)[:, None] + np.arange(q)[None, :]) % q  # addition table of Z_q
+    return add.astype(np.uint8)[base[None, :, :], dels.astype(np.uint8)[:, None, :]]
+
+
+def bin_weights(b: int, q: int) -> np.ndarray:
+    """Flat bin index of ``j ∈ Z_q^b`` is ``j @ bin_weights``."""
+    return q ** np.arange(b - 1, -1, -1, dtype=np.int64)

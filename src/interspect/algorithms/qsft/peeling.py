@@ -1,0 +1,188 @@
+"""Bin transforms, singleton detection, peeling and the final least-squares refit of q-SFT.
+
+Bins are stored as ``U[c, j, p]`` (group, bin, delay). After the FFT,
+``U[c, j, p] = Σ_{k : M_c^T k = j} F(k) ω^{⟨k, d_p⟩}``. A bin holding one frequency (a singleton) has
+``U[c, j, :] = F(k) ω^{⟨k, d⟩}``, so with delays ``o_r`` and ``o_r + e_i`` the phase of
+``Σ_r U(o_r + e_i) conj(U(o_r))`` is ``2π k_i / q``: each digit is read off, the candidate is checked
+against the bin it must hash to and against the residual across all delays, and confirmed frequencies
+are subtracted from every group (peeling), which can turn multitons into singletons. Noise is handled by
+a noise-floor estimate (median residual of the bins that look like singletons) and chi-square thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.stats import chi2
+
+from ...transforms.qary import roots_of_unity
+from .design import bin_weights
+
+REL_TOL = 1e-8  # residual / energy below which a bin is a singleton whatever the noise estimate
+ZERO_TOL = 1e-20  # bin energy (relative to the largest) below which a bin is empty
+MIN_MATCHED = 5  # bins needed to estimate the noise floor from singletons
+
+
+def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sum complex ``values`` by group label ``inv``."""
+    return np.bincount(inv, values.real, size) + 1j * np.bincount(inv, values.imag, size)
+
+
+def bin_transform(samples: np.ndarray, q: int, b: int) -> np.ndarray:
+    """``(P, q^b)`` real samples of one group -> ``(q^b, P)`` bins: a ``q^b``-point FFT per delay."""
+    n_delays = samples.shape[0]
+    table = samples.reshape((n_delays,) + (q,) * b)
+    out = np.fft.fftn(table, axes=tuple(range(1, b + 1))) / q**b
+    return out.reshape(n_delays, q**b).T
+
+
+@dataclass
+class Detection:
+    """Best single-frequency explanation of each of ``N`` bins."""
+
+    k: np.ndarray  # (N, n) candidate frequencies
+    rho: np.ndarray  # (N,) coefficient estimates
+    residual: np.ndarray  # (N,) energy left after removing rho * signature
+    energy: np.ndarray  # (N,) bin energy
+
+
+class Peeler:
+    """Peeling decoder over ``C`` groups of ``q^b`` bins with shared delays ``o_r (+ e_i)``.
+
+    Parameters
+    ----------
+    bins : (C, q^b, P) complex
+        Bin values from :func:`bin_transform` for every group.
+    matrices : (C, n, b) int
+        Subsampling matrices.
+    offs : (R, n) int
+        Delay offsets; delay ``r * (n + 1) + i`` is ``o_r`` (``i = 0``) or ``o_r + e_i``.
+    """
+
+    def __init__(self, bins: np.ndarray, matrices: np.ndarray, offs: np.ndarray, q: int, *, alpha: float = 1e-4):
+        self.q = q
+        self.u0 = bins
+        self.u = bins.copy()
+        self.matrices = matrices
+        self.offs = offs
+        self.n_groups, self.n_bins, self.n_delays = bins.shape
+        self.n_features = matrices.shape[1]
+        self.weights = bin_weights(matrices.shape[2], q)
+        self.omega = roots_of_unity(q)
+        p = self.n_delays
+        self.noise = self._noise_floor(self.detect(bins.reshape(-1, p)))
+        first_energy = np.einsum("cjp,cjp->cj", bins.conj(), bins).real
+        floor = ZERO_TOL * float(first_energy.max(initial=0.0))
+        self.zero_thr = max(floor, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
+        self.resid_thr = self.noise * chi2.ppf(1 - alpha, 2 * (p - 1)) / 2
+        self.alpha = alpha
+
+    def _noise_floor(self, first: Detection) -> float:
+        """Noise variance ``ν²`` of one bin entry, from the bins whose detected frequency hashes back to them.
+
+        Those are (almost surely) singletons, whose residual is ``ν² χ²_{2(P-1)} / 2``. The residual of an empty
+        bin is useless here: choosing each digit to match the noisy phases absorbs much of its noise. With fewer
+        than ``MIN_MATCHED`` such bins, every bin's energy (``ν² χ²_{2P} / 2`` when empty) gives an upper bound.
+        """
+        p = self.n_delays
+        group = np.repeat(np.arange(self.n_groups), self.n_bins)
+        matched = self.bins_of(first.k)[np.arange(len(group)), group] == np.tile(np.arange(self.n_bins), self.n_groups)
+        matched &= first.energy > 0
+        if matched.sum() >= MIN_MATCHED:
+            return 2.0 * float(np.median(first.residual[matched])) / chi2.median(2 * (p - 1))
+        return 2.0 * float(np.median(first.energy)) / chi2.median(2 * p)
+
+    # ------------------------------------------------------------------ detection
+    def signatures(self, k: np.ndarray) -> np.ndarray:
+        """``(N, P)`` values ``ω^{⟨k, d_p⟩}`` for frequencies ``k``."""
+        base = np.rint(k.astype(np.float64) @ self.offs.T.astype(np.float64)).astype(np.int64)  # (N, R)
+        digits = np.concatenate([np.zeros((len(k), 1), dtype=np.int64), k], axis=1)  # (N, n+1)
+        return self.omega[(base[:, :, None] + digits[:, None, :]) % self.q].reshape(len(k), -1)
+
+    def detect(self, u: np.ndarray) -> Detection:
+        """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
+        r = len(self.offs)
+        v = u.reshape(len(u), r, self.n_features + 1)
+        z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
+        k = np.rint(np.angle(z) * self.q / (2 * np.pi)).astype(np.int64) % self.q
+        sig = self.signatures(k)
+        rho = np.einsum("np,np->n", sig.conj(), u) / self.n_delays
+        energy = np.einsum("np,np->n", u.conj(), u).real
+        residual = np.maximum(energy - self.n_delays * np.abs(rho) ** 2, 0.0)
+        return Detection(k, rho, residual, energy)
+
+    def bins_of(self, k: np.ndarray) -> np.ndarray:
+        """``(N, C)`` flat bin of each frequency in each group."""
+        return (np.einsum("kn,cnb->kcb", k, self.matrices) % self.q) @ self.weights
+
+    # ------------------------------------------------------------------ peeling
+    def run(self, max_order: int | None = None, max_iter: int = 64) -> tuple[np.ndarray, np.ndarray, int]:
+        """Peel until no bin yields a new singleton; returns the frequencies, their coefficients, iterations."""
+        energy = np.einsum("cjp,cjp->cj", self.u.conj(), self.u).real
+        dirty = energy > self.zero_thr
+        found_k, found_rho = [], []
+        groups = np.arange(self.n_groups)
+        iterations = 0
+        while iterations < max_iter:
+            iterations += 1
+            cand = np.flatnonzero(dirty.ravel())
+            dirty[:] = False
+            if len(cand) == 0:
+                break
+            det = self.detect(self.u.reshape(-1, self.n_delays)[cand])
+            group, bin_ = np.divmod(cand, self.n_bins)
+            ok = (det.energy > self.zero_thr) & (det.residual <= np.maximum(REL_TOL * det.energy, self.resid_thr))
+            ok &= self.bins_of(det.k)[np.arange(len(cand)), group] == bin_
+            if max_order is not None:
+                ok &= (det.k != 0).sum(axis=1) <= max_order
+            if not ok.any():
+                break
+            ks, inv = np.unique(det.k[ok], axis=0, return_inverse=True)
+            inv = inv.ravel()
+            rho = _group_sum(inv, det.rho[ok], len(ks)) / np.bincount(inv, minlength=len(ks))
+            where = self.bins_of(ks)  # (K, C)
+            contrib = rho[:, None, None] * self.signatures(ks)[:, None, :]  # (K, 1, P)
+            contrib = np.broadcast_to(contrib, (len(ks), self.n_groups, self.n_delays))
+            np.subtract.at(self.u, (groups[None, :], where), contrib)
+            dirty[groups[None, :], where] = True
+            found_k.append(ks)
+            found_rho.append(rho)
+        if not found_k:
+            return np.zeros((0, self.n_features), dtype=np.int64), np.zeros(0, dtype=np.complex128), iterations
+        ks, inv = np.unique(np.concatenate(found_k), axis=0, return_inverse=True)
+        return ks, _group_sum(inv.ravel(), np.concatenate(found_rho), len(ks)), iterations
+
+    def residual_energy(self) -> float:
+        """Fraction of the bins' energy that peeling left unexplained."""
+        total = float(np.sum(np.abs(self.u0) ** 2))
+        return float(np.sum(np.abs(self.u) ** 2)) / total if total > 0 else 0.0
+
+    # ------------------------------------------------------------------ refit
+    def refit(self, ks: np.ndarray) -> np.ndarray:
+        """Least-squares coefficients of frequencies ``ks`` from all bins.
+
+        Each group-and-delay block of bins is a unitary (up to scale) transform of that block's queries, so
+        this is the least-squares fit to the queries themselves, but the design is sparse: frequency ``k``
+        touches one bin per group and delay.
+        """
+        if len(ks) == 0:
+            return np.zeros(0, dtype=np.complex128)
+        p, c = self.n_delays, self.n_groups
+        where = self.bins_of(ks)  # (K, C)
+        rows = (np.arange(c)[None, :, None] * self.n_bins + where[:, :, None]) * p + np.arange(p)[None, None, :]
+        cols = np.broadcast_to(np.arange(len(ks))[:, None, None], rows.shape)
+        vals = np.broadcast_to(self.signatures(ks)[:, None, :], rows.shape)
+        design = sp.csr_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(self.u0.size, len(ks)))
+        gram = (design.conj().T @ design).toarray()
+        rhs = design.conj().T @ self.u0.reshape(-1)
+        try:
+            return scipy.linalg.solve(gram, rhs, assume_a="her")
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+    def coefficient_noise(self) -> float:
+        """Variance of a refitted coefficient from noise alone (the frequency is seen in ``C * P`` bin entries)."""
+        return self.noise / (self.n_groups * self.n_delays)

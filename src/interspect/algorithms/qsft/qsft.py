@@ -1,0 +1,116 @@
+"""The q-SFT fit: plan, query, hash into bins, peel, refit on the found support."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import chi2
+from threadpoolctl import threadpool_limits
+
+from ...transforms.qary import SparseQaryTransform
+from .design import delays, group_queries, offsets, plan_qsft, subsampling_matrices
+from .peeling import Peeler, bin_transform
+from .query import QaryQueryEngine
+
+PRUNE_REL = 1e-12  # coefficients below this fraction of the largest are numerical zeros
+
+
+@dataclass
+class QsftResult:
+    """A recovered sparse q-ary transform and diagnostics (plan, peeling iterations, noise estimate)."""
+
+    transform: SparseQaryTransform
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def conjugate_partners(rows: np.ndarray, q: int) -> np.ndarray:
+    """Index of ``-k mod q`` among ``rows`` for each row (``-1`` where absent)."""
+    both = np.concatenate([rows, (-rows) % q])
+    _, inv = np.unique(both, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    where = np.full(len(both), -1)
+    where[inv[: len(rows)]] = np.arange(len(rows))
+    return where[inv[len(rows) :]]
+
+
+def _symmetric_refit(peeler: Peeler, support: np.ndarray, q: int) -> np.ndarray:
+    """Refit, then enforce ``F(-k) = conj(F(k))`` (the queried function is real)."""
+    coefs = peeler.refit(support)
+    partner = conjugate_partners(support, q)
+    return 0.5 * (coefs + np.conj(coefs[partner]))
+
+
+def fit_qsft(
+    engine: QaryQueryEngine,
+    *,
+    budget: int | None = None,
+    random_state: int | np.random.Generator | None = None,
+    noise_robust: bool = False,
+    sparsity: int | None = None,
+    n_groups: int | None = None,
+    n_repeats: int | None = None,
+    max_order: int | None = None,
+    max_iter: int = 64,
+    alpha: float = 1e-4,
+) -> QsftResult:
+    """Sparse q-ary Fourier transform of the (real) function behind ``engine``.
+
+    Parameters
+    ----------
+    budget : int, optional
+        Most distinct queries; sizes the design through :func:`~.design.plan_qsft`.
+    noise_robust : bool
+        Use ``n_repeats`` (default 3) delay blocks with random offsets instead of identity delays, so that
+        digits survive noisy evaluations (costs ``n_repeats`` times more queries per bin).
+    sparsity : int, optional
+        Expected number of non-zero coefficients (counting ``k`` and ``-k``) when no budget is given.
+    max_order : int, optional
+        Reject detected frequencies with more non-zero digits (a prior for noisy, low-order functions).
+    alpha : float
+        False-alarm level of the chi-square tests against the estimated noise floor.
+    """
+    if not isinstance(engine, QaryQueryEngine):
+        raise TypeError("fit_qsft needs a QaryQueryEngine")
+    if max_order is not None and int(max_order) < 1:
+        raise ValueError(f"max_order must be at least 1, got {max_order}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    n, q = engine.n_features, engine.q
+    rng = np.random.default_rng(random_state)
+    plan = plan_qsft(n, q, budget, sparsity=sparsity, noise_robust=noise_robust, n_repeats=n_repeats, n_groups=n_groups)
+    matrices = subsampling_matrices(plan, rng)
+    offs = offsets(plan, rng)
+    dels = delays(plan, offs)
+    queries_before = engine.n_queries
+    bins = np.empty((plan.n_groups, plan.n_bins, plan.n_delays), dtype=np.complex128)
+    for c, m in enumerate(matrices):
+        values = engine(group_queries(m, dels, q).reshape(-1, n)).reshape(plan.n_delays, plan.n_bins)
+        bins[c] = bin_transform(values, q, plan.b)
+
+    # the linear algebra below is small: one BLAS thread avoids thread start-up and contention costs
+    with threadpool_limits(limits=1, user_api="blas"):
+        peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
+        found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
+        support = np.unique(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]), axis=0)
+        coefs = _symmetric_refit(peeler, support, q)
+        noise_floor = np.sqrt(peeler.coefficient_noise() * chi2.ppf(1 - alpha, 2) / 2)
+        keep = np.abs(coefs) > max(PRUNE_REL * float(np.abs(coefs).max(initial=0.0)), noise_floor)
+        if not keep.all():
+            support = support[keep]
+            coefs = _symmetric_refit(peeler, support, q)
+    info = {
+        "b": plan.b,
+        "n_groups": plan.n_groups,
+        "n_repeats": plan.n_repeats,
+        "noise_robust": bool(noise_robust),
+        "planned_queries": plan.n_queries,
+        "queries": engine.n_queries - queries_before,
+        "peeling_iterations": iterations,
+        "n_peeled": len(found),
+        "n_terms": len(support),
+        "unexplained_bin_energy": peeler.residual_energy(),
+        "noise_sd_estimate": float(np.sqrt(peeler.noise * plan.n_bins)),
+    }
+    return QsftResult(SparseQaryTransform(support, coefs, n, q), info)

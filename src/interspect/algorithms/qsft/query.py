@@ -1,0 +1,144 @@
+"""Batched, de-duplicated, accounted access to a value function of q-ary inputs.
+
+The binary :class:`~interspect.query.engine.QueryEngine` handles 0/1 masks; this is its q-ary counterpart.
+Rows are keyed by their bit-packed digits (``ceil(log2 q)`` bits per feature) and kept in a sorted array,
+so de-duplication within and across calls is a sort and a ``searchsorted`` — no Python loop per row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ...query.engine import QueryError
+from ...transforms.qary import check_inputs, check_q
+
+QaryValueFunction = Callable[[np.ndarray], np.ndarray]
+_KEY_CHUNK = 1 << 16  # rows packed into keys at a time
+
+
+class QaryQueryEngine:
+    """Calls ``value_function`` on ``(m, n)`` int64 matrices with entries in ``0 … q-1`` in batches.
+
+    ``n_queries`` counts distinct inputs requested (the cost), ``n_evaluated`` those sent to the model,
+    ``model_time`` the seconds spent inside it. Outputs must be one finite number per input.
+    """
+
+    def __init__(self, value_function: QaryValueFunction, n_features: int, q: int, *, batch_size: int = 256) -> None:
+        if not callable(value_function):
+            raise TypeError("value_function must be callable: inputs (m, n) -> values (m,)")
+        if int(n_features) < 1:
+            raise ValueError(f"n_features must be at least 1, got {n_features}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.value_function = value_function
+        self.n_features = int(n_features)
+        self.q = check_q(q)
+        self.batch_size = int(batch_size)
+        # keys: base-q digits packed into uint64 words, ``per_word`` digits each (Horner's rule)
+        self._per_word = max(1, int(64 * np.log(2) / np.log(self.q) + 1e-9))
+        self._n_words = -(-self.n_features // self._per_word)
+        self._key_dtype = np.dtype((np.void, 8 * self._n_words))
+        self._keys = np.zeros(0, dtype=self._key_dtype)  # sorted, unique
+        self._values = np.zeros(0)
+        self._asked = np.zeros(0, dtype=bool)
+        self.n_evaluated = 0
+        self.model_time = 0.0
+
+    @property
+    def n_queries(self) -> int:
+        """Distinct inputs requested so far."""
+        return int(self._asked.sum())
+
+    def _validate(self, x: np.ndarray) -> np.ndarray:
+        arr = np.asarray(x)
+        if arr.ndim == 2 and arr.dtype == np.uint8 and arr.shape[1] == self.n_features:
+            if arr.size and arr.max() >= self.q:
+                raise ValueError(f"inputs must lie in 0..{self.q - 1}")
+            return arr
+        return check_inputs(arr, self.n_features, self.q).astype(np.uint8)
+
+    def _keys_of(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty(len(x), dtype=self._key_dtype)
+        pad = self._n_words * self._per_word - self.n_features
+        q = np.uint64(self.q)
+        for lo in range(0, len(x), _KEY_CHUNK):
+            chunk = x[lo : lo + _KEY_CHUNK]
+            digits = np.pad(chunk, ((0, 0), (0, pad))).reshape(len(chunk), self._n_words, self._per_word)
+            words = np.zeros((len(chunk), self._n_words), dtype=np.uint64)
+            for t in range(self._per_word):
+                words = words * q + digits[:, :, t]
+            out[lo : lo + _KEY_CHUNK] = words.view(self._key_dtype).ravel()
+        return out
+
+    def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.searchsorted(self._keys, keys)
+        found = np.zeros(len(keys), dtype=bool)
+        inside = pos < len(self._keys)
+        found[inside] = self._keys[pos[inside]] == keys[inside]
+        return np.minimum(pos, max(len(self._keys) - 1, 0)), found
+
+    def seen(self, x: np.ndarray) -> np.ndarray:
+        """Whether each input row was already requested through this engine."""
+        pos, found = self._locate(self._keys_of(self._validate(x)))
+        return found & self._asked[pos] if len(self._asked) else found
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Model values for each row of ``x``; only inputs never seen before reach the model."""
+        x = self._validate(x)
+        if len(x) == 0:
+            return np.zeros(0)
+        keys = self._keys_of(x)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        pos, found = self._locate(unique)
+        todo = first[~found]
+        if len(todo):
+            values = np.concatenate(
+                [self._call_model(x[todo[lo : lo + self.batch_size]]) for lo in range(0, len(todo), self.batch_size)]
+            )
+            self._merge(keys[todo], values)
+            pos, _ = self._locate(unique)
+        self._asked[pos] = True
+        return self._values[pos][inverse.ravel()]
+
+    def _merge(self, keys: np.ndarray, values: np.ndarray) -> None:
+        all_keys = np.concatenate([self._keys, keys])
+        order = np.argsort(all_keys, kind="stable")
+        self._keys = all_keys[order]
+        self._values = np.concatenate([self._values, values])[order]
+        self._asked = np.concatenate([self._asked, np.zeros(len(keys), dtype=bool)])[order]
+
+    def _call_model(self, batch: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            raw = self.value_function(batch.astype(np.int64))
+        except Exception as exc:
+            raise QueryError(
+                f"value function raised {type(exc).__name__}: {exc} on a batch of {len(batch)} inputs"
+            ) from exc
+        finally:
+            self.model_time += time.perf_counter() - start
+        self.n_evaluated += len(batch)
+        try:
+            values = np.asarray(raw)
+            if np.iscomplexobj(values):
+                raise TypeError("complex output")
+            values = values.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise QueryError(f"value function returned {type(raw).__name__}, not real numbers") from exc
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.shape != (len(batch),):
+            raise QueryError(
+                f"value function returned shape {values.shape} for a batch of {len(batch)} inputs;"
+                f" expected ({len(batch)},) — one number per input"
+            )
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise QueryError(
+                f"value function returned {len(bad)} non-finite value(s) (e.g. {values[bad[0]]}) for input "
+                f"{batch[bad[0]].tolist()}"
+            )
+        return values

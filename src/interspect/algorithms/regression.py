@@ -1,0 +1,434 @@
+"""Regression baselines: a first-order LIME-like surrogate, Faith-Banzhaf regression and KernelSHAP.
+
+All three fit a low-order Fourier surrogate to model values on sampled masks:
+
+* ``lasso`` — LASSO (or ridge) on the ``n`` first-order ``±1`` Fourier features under uniform masks, the
+  penalty chosen by cross-validation, the intercept ``F(∅)`` explicit and unpenalised (LIME-like).
+* ``faith_banzhaf`` — least squares (optionally ridge) on every Fourier term of degree ``<= k`` under
+  uniform masks. Its expectation-optimal solution is the degree-``k`` truncation of the Fourier transform,
+  whose Möbius transform is the Faith-Banzhaf interaction index (FBII); at full enumeration it is exact.
+* ``kernelshap`` — Shapley values by weighted least squares under the Shapley kernel with the efficiency
+  constraint, returned as the additive surrogate ``m(∅) = f(∅)``, ``m({i}) = φ_i`` in Fourier form, so that
+  the Shapley values of the surrogate are exactly ``φ``.
+
+When every one of the ``2^n`` masks fits in the budget, each method fits on all of them and reports the
+exact R² (``info["r2_exact"]``); otherwise spare budget buys uniformly random held-out masks.
+"""
+
+from __future__ import annotations
+
+from itertools import chain, combinations
+from math import comb
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from ..transforms.exact import all_masks
+from ..transforms.sparse import PAD, SparseTransform
+from .base import FitResult, fourier_design
+
+MAX_FAITH_BANZHAF_TERMS = 10_000  # the Gram matrix is terms x terms
+_CHUNK_ELEMENTS = 1 << 22  # mask rows x columns handled per vectorised chunk
+_MAX_ROUNDS = 64  # sampling rounds spent topping up distinct masks
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _check_budget(budget: int | None, default: int, minimum: int, method: str) -> int:
+    if budget is None:
+        return default
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer):
+        raise TypeError(f"budget must be an integer number of queries, got {budget!r}")
+    if budget < minimum:
+        raise ValueError(f"{method} needs a budget of at least {minimum} queries, got {budget}")
+    return int(budget)
+
+
+def _check_fraction(fraction: float) -> float:
+    if not 0.0 <= float(fraction) < 1.0:
+        raise ValueError(f"holdout_fraction must lie in [0, 1), got {fraction}")
+    return float(fraction)
+
+
+def _complete(budget: int, n: int) -> bool:
+    """Whether the budget pays for all ``2^n`` masks."""
+    return n < 62 and budget >= (1 << n)
+
+
+def _row_keys(masks: np.ndarray) -> np.ndarray:
+    packed = np.ascontiguousarray(np.packbits(masks, axis=1))
+    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+
+
+def sample_uniform_masks(m: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` distinct masks, each feature kept with probability 1/2 (all ``2^n`` masks when ``m >= 2^n``).
+
+    Repeats (likely only for small ``n``) are redrawn, so every mask is a new query.
+    """
+    if _complete(m, n):
+        return all_masks(n)[rng.permutation(1 << n)]
+    out = np.zeros((0, n), dtype=bool)
+    for _ in range(_MAX_ROUNDS):
+        if len(out) >= m:
+            break
+        out = np.vstack([out, rng.random((m - len(out), n)) < 0.5])
+        _, first = np.unique(_row_keys(out), return_index=True)
+        out = out[np.sort(first)]
+    return out[:m]
+
+
+def _heldout(engine: Any, rng: np.random.Generator, n_masks: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Uniform masks the fit never saw, evaluated through the engine (``None`` if fewer than two)."""
+    if n_masks < 2:
+        return None
+    masks = sample_uniform_masks(n_masks, engine.n_features, rng)
+    masks = masks[~engine.seen(masks)] if hasattr(engine, "seen") else masks
+    return (masks, engine(masks)) if len(masks) >= 2 else None
+
+
+def _r2(values: np.ndarray, predicted: np.ndarray) -> float:
+    """R² of ``predicted`` against ``values`` (1.0 for a matched constant)."""
+    residual = float(np.sum((values - predicted) ** 2))
+    total = float(np.sum((values - values.mean()) ** 2))
+    if total <= 0.0:
+        return 1.0 if residual <= 1e-24 * max(1.0, float(values @ values)) else 0.0
+    return 1.0 - residual / total
+
+
+def _first_order(intercept: float, linear: np.ndarray) -> SparseTransform:
+    """Fourier transform ``F(∅) = intercept``, ``F({i}) = linear[i]``."""
+    n = len(linear)
+    idx = np.concatenate([np.full((1, 1), PAD), np.arange(n).reshape(n, 1)]).astype(np.int32)
+    return SparseTransform(idx, np.concatenate([[intercept], linear]), n)
+
+
+def _supports_up_to(n: int, order: int) -> np.ndarray:
+    """Padded ``(p, order)`` index matrix of every subset of ``range(n)`` of size ``<= order``."""
+    blocks = [np.full((1, order), PAD, dtype=np.int64)]
+    for d in range(1, order + 1):
+        flat = np.fromiter(chain.from_iterable(combinations(range(n), d)), dtype=np.int64, count=comb(n, d) * d)
+        blocks.append(np.pad(flat.reshape(-1, d), ((0, 0), (0, order - d)), constant_values=PAD))
+    return np.vstack(blocks)
+
+
+def _normal_equations(masks: np.ndarray, values: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``D^T D`` and ``D^T y`` of the Fourier design on ``idx``, accumulated over row chunks (bounded memory)."""
+    p = len(idx)
+    gram, rhs = np.zeros((p, p)), np.zeros(p)
+    step = max(1, _CHUNK_ELEMENTS // max(1, p * max(1, idx.shape[1])))
+    for lo in range(0, len(masks), step):
+        design = fourier_design(masks[lo : lo + step], idx)
+        gram += design.T @ design
+        rhs += design.T @ values[lo : lo + step]
+    return gram, rhs
+
+
+# ---------------------------------------------------------------------------------------------- lasso
+def default_lasso_budget(n_features: int) -> int:
+    """``2 (n + 1)`` uniformly random masks, between 64 and 5,000."""
+    return int(np.clip(2 * (n_features + 1), 64, 5000))
+
+
+def fit_lasso(
+    engine: Any,
+    *,
+    budget: int | None = None,
+    max_order: int = 1,
+    random_state: int | np.random.Generator | None = None,
+    penalty: str = "lasso",
+    alpha: float | None = None,
+    cv: int = 5,
+    holdout_fraction: float = 0.1,
+) -> FitResult:
+    """First-order LIME-like surrogate: ``f(S) ≈ F(∅) + sum_i F({i}) (-1)^{[i in S]}`` under uniform masks.
+
+    Parameters
+    ----------
+    penalty : ``"lasso"`` (sparse, :class:`~sklearn.linear_model.LassoCV`) or ``"ridge"``
+        (:class:`~sklearn.linear_model.RidgeCV`).
+    alpha : float, optional
+        Fixed penalty strength (sklearn's scale); by default chosen by ``cv``-fold cross-validation.
+    holdout_fraction : float
+        Share of the budget spent on held-out masks for R² (not when all ``2^n`` masks fit).
+
+    ``max_order`` is ignored beyond 1: the surrogate is additive by design (``info["order"] = 1``).
+    """
+    from sklearn.linear_model import Lasso, LassoCV, Ridge, RidgeCV
+
+    n = engine.n_features
+    if penalty not in ("lasso", "ridge"):
+        raise ValueError(f"penalty must be 'lasso' or 'ridge', got {penalty!r}")
+    if alpha is not None and not float(alpha) >= 0.0:
+        raise ValueError(f"alpha must be non-negative, got {alpha}")
+    budget = _check_budget(budget, default_lasso_budget(n), 4, "lasso")
+    rng = np.random.default_rng(random_state)
+    complete = _complete(budget, n)
+    n_hold = 0 if complete else int(_check_fraction(holdout_fraction) * budget)
+    n_hold = n_hold if budget - n_hold >= 4 else 0
+    masks = sample_uniform_masks(min(budget - n_hold, 1 << min(n, 62)), n, rng)
+    values = engine(masks)
+
+    z = 1.0 - 2.0 * masks  # the first-order Fourier features (-1)^{[i in S]}
+    folds = int(min(cv, len(values)))
+    if penalty == "lasso":
+        if alpha is None:
+            centred = values - values.mean()
+            top = float(np.abs((z - z.mean(axis=0)).T @ centred).max()) / len(values)
+            grid = max(top, 1e-12) * np.logspace(0, -4, 40)
+            model = LassoCV(alphas=grid, cv=folds, max_iter=5000)
+        else:
+            model = Lasso(alpha=float(alpha), max_iter=5000)
+    else:
+        model = RidgeCV(alphas=np.logspace(-6, 3, 28)) if alpha is None else Ridge(alpha=float(alpha))
+    model.fit(z, values)
+    chosen = float(getattr(model, "alpha_", alpha))
+    fourier = _first_order(float(model.intercept_), np.asarray(model.coef_, dtype=np.float64))
+    info: dict[str, Any] = {"penalty": penalty, "alpha": chosen, "order": 1, "n_fit_queries": len(values)}
+    info["n_nonzero"] = int(np.count_nonzero(model.coef_))
+    if complete:
+        info["r2_exact"] = _r2(values, fourier.predict(masks))
+    return FitResult(fourier.prune(), info, _heldout(engine, rng, n_hold))
+
+
+# ---------------------------------------------------------------------------------------------- faith-banzhaf
+def _terms_up_to(n: int, order: int) -> int:
+    return sum(comb(n, d) for d in range(order + 1))
+
+
+def fit_faith_banzhaf(
+    engine: Any,
+    *,
+    budget: int | None = None,
+    max_order: int = 2,
+    random_state: int | np.random.Generator | None = None,
+    alpha: float = 0.0,
+    holdout_fraction: float = 0.1,
+) -> FitResult:
+    """Least squares on every Fourier term of degree ``<= max_order`` under uniform masks.
+
+    The degree-``k`` truncation of the Fourier transform is the uniform-mask least-squares fit, so this is
+    the Faith-Banzhaf estimator: ``interaction_values(result, "fbii", k)`` is its FBII, and with all ``2^n``
+    masks the fit equals the truncation exactly. ``alpha`` adds a ridge penalty (relative to the ``±1``
+    design, intercept unpenalised). The fit needs at least as many queries as terms; the default budget
+    is twice the number of terms (or all ``2^n`` masks). Held-out masks are drawn only from budget beyond
+    the number of terms.
+    """
+    n = engine.n_features
+    if isinstance(max_order, bool) or not isinstance(max_order, int | np.integer) or max_order < 1:
+        raise ValueError(f"max_order must be a positive integer, got {max_order!r}")
+    order = int(min(max_order, n))
+    if not float(alpha) >= 0.0:
+        raise ValueError(f"alpha must be non-negative, got {alpha}")
+    p = _terms_up_to(n, order)
+    if p > MAX_FAITH_BANZHAF_TERMS:
+        lower = max((k for k in range(1, order) if _terms_up_to(n, k) <= MAX_FAITH_BANZHAF_TERMS), default=None)
+        hint = f"use max_order={lower} ({_terms_up_to(n, lower):,} terms)" if lower else "use lasso or kernelshap"
+        raise ValueError(
+            f"faith_banzhaf with max_order={order} on {n} features fits {p:,} Fourier terms, more than the "
+            f"{MAX_FAITH_BANZHAF_TERMS:,} it supports; {hint}, or a sparse method such as proxyspex"
+        )
+    all_count = 1 << n if n < 62 else None
+    default = min(2 * p, all_count) if all_count else 2 * p
+    budget = _check_budget(budget, default, 1, "faith_banzhaf")
+    if budget < p:
+        lower = max((k for k in range(1, order) if _terms_up_to(n, k) <= budget), default=None)
+        hint = f" or lower max_order to {lower} ({_terms_up_to(n, lower):,} terms)" if lower else ""
+        raise ValueError(
+            f"faith_banzhaf with max_order={order} on {n} features fits {p:,} Fourier terms and needs a budget "
+            f"of at least {p:,} queries (about {2 * p:,} for a stable fit), got {budget:,}; raise the budget{hint}"
+        )
+    rng = np.random.default_rng(random_state)
+    complete = _complete(budget, n)
+    n_hold = 0 if complete else min(int(_check_fraction(holdout_fraction) * budget), budget - p)
+    masks = sample_uniform_masks(budget - n_hold if not complete else 1 << n, n, rng)
+    values = engine(masks)
+
+    idx = _supports_up_to(n, order)
+    gram, rhs = _normal_equations(masks, values, idx)
+    penalised = np.arange(1, p)  # row 0 is the empty set: the intercept is not penalised
+    gram[penalised, penalised] += float(alpha) * len(values)
+    try:
+        coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        coefs = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    fourier = SparseTransform(idx, coefs, n)
+    info: dict[str, Any] = {"order": order, "n_terms": p, "alpha": float(alpha), "n_fit_queries": len(values)}
+    if complete:
+        info["r2_exact"] = _r2(values, fourier.predict(masks))
+    return FitResult(fourier.drop_zeros(), info, _heldout(engine, rng, n_hold))
+
+
+# ---------------------------------------------------------------------------------------------- kernelshap
+def default_kernelshap_budget(n_features: int) -> int:
+    """``2 n + 2048`` (the usual KernelSHAP default), at most ``2^n``."""
+    return int(min(2 * n_features + 2048, 1 << n_features)) if n_features < 62 else 2 * n_features + 2048
+
+
+def _size_masses(n: int) -> np.ndarray:
+    """Shapley-kernel mass of each coalition size ``s = 0..n``: ``(n - 1) / (s (n - s))`` (0 at the ends)."""
+    s = np.arange(n + 1, dtype=np.float64)
+    out = np.zeros(n + 1)
+    out[1:n] = (n - 1) / (s[1:n] * (n - s[1:n]))
+    return out
+
+
+def _subsets_of_size(n: int, s: int) -> np.ndarray:
+    """``(C(n, s), n)`` boolean matrix of every mask keeping exactly ``s`` features."""
+    flat = np.fromiter(chain.from_iterable(combinations(range(n), s)), dtype=np.int64, count=comb(n, s) * s)
+    out = np.zeros((comb(n, s), n), dtype=bool)
+    out[np.repeat(np.arange(len(out)), s), flat] = True
+    return out
+
+
+def _masks_of_sizes(sizes: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly random mask per entry of ``sizes`` keeping exactly that many features (chunked)."""
+    out = np.zeros((len(sizes), n), dtype=bool)
+    step = max(1, _CHUNK_ELEMENTS // max(1, n))
+    ranks = np.arange(n)
+    for lo in range(0, len(sizes), step):
+        order = np.argsort(rng.random((len(sizes[lo : lo + step]), n)), axis=1)
+        np.put_along_axis(out[lo : lo + step], order, ranks[None, :] < sizes[lo : lo + step, None], axis=1)
+    return out
+
+
+def _border_sizes(n: int, budget: int, masses: np.ndarray) -> tuple[list[int], int]:
+    """Sizes enumerated completely (from both ends inwards) and the budget left for sampling.
+
+    A pair of sizes ``(s, n - s)`` is enumerated while its share of the remaining budget under the kernel
+    would cover all of its coalitions — there sampling would only draw repeats.
+    """
+    remaining, mass_left, sizes = budget, float(masses.sum()), []
+    for s in range(1, n // 2 + 1):
+        pair = [s] if 2 * s == n else [s, n - s]
+        count = sum(comb(n, t) for t in pair)
+        pair_mass = float(masses[pair].sum())
+        if mass_left <= 0.0 or remaining * pair_mass / mass_left < count:
+            break
+        sizes += pair
+        remaining -= count
+        mass_left -= pair_mass
+    return sizes, remaining
+
+
+def _sample_coalitions(
+    n: int, sizes: np.ndarray, masses: np.ndarray, target: int, paired: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct masks drawn from the kernel restricted to ``sizes`` and their draw counts, ``<= target`` masks."""
+    prob = masses[sizes] / masses[sizes].sum()
+    per_draw = 2 if paired else 1
+    draws = np.zeros((0, n), dtype=bool)
+    for _ in range(_MAX_ROUNDS):
+        distinct = len(np.unique(_row_keys(draws))) if len(draws) else 0
+        if distinct + per_draw > target:
+            break
+        batch = rng.choice(sizes, size=max(1, (target - distinct) // per_draw), p=prob)
+        new = _masks_of_sizes(batch, n, rng)
+        if paired:
+            new = np.stack([new, ~new], axis=1).reshape(-1, n)
+        draws = np.vstack([draws, new])
+    if len(draws) == 0:
+        return draws, np.zeros(0)
+    # keep the longest prefix of whole draws whose distinct masks fit in the target
+    keys = _row_keys(draws)
+    _, first = np.unique(keys, return_index=True)
+    is_first = np.zeros(len(draws), dtype=bool)
+    is_first[first] = True
+    distinct_so_far = np.cumsum(is_first)[per_draw - 1 :: per_draw]
+    n_draws = int(np.searchsorted(distinct_so_far, target, side="right"))
+    kept = keys[: n_draws * per_draw]
+    unique, first, counts = np.unique(kept, return_index=True, return_counts=True)
+    return draws[first], counts / len(kept)
+
+
+def kernel_design(
+    n: int, budget: int, rng: np.random.Generator, paired: bool = True
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Masks and Shapley-kernel weights for KernelSHAP, the empty and full masks excluded (they are fixed).
+
+    Sizes whose coalitions all fit in their share of the budget are enumerated with exact weights; the rest
+    are sampled: a size with probability ``∝ 1/(s (n - s))`` (no binomials, so any ``n``), then a uniform
+    subset of that size, with its complement when ``paired``. Weights sum to the kernel mass they stand for.
+    ``budget`` counts the empty and the full mask. Returns ``(masks, weights, number of enumerated sizes)``.
+    """
+    masses = _size_masses(n)
+    if _complete(budget, n):
+        masks = all_masks(n)[1:-1]
+        sizes = masks.sum(axis=1)
+        counts = np.array([comb(n, s) for s in range(n + 1)], dtype=np.float64)
+        return masks, masses[sizes] / counts[sizes], n - 1
+    border, remaining = _border_sizes(n, budget - 2, masses)
+    blocks = [_subsets_of_size(n, s) for s in border]
+    weights = [np.full(comb(n, s), masses[s] / comb(n, s)) for s in border]
+    inner = np.setdiff1d(np.arange(1, n), border)
+    if len(inner) and remaining > 0:
+        sampled, share = _sample_coalitions(n, inner, masses, remaining, paired, rng)
+        blocks.append(sampled)
+        weights.append(share * masses[inner].sum())
+    if not blocks:
+        return np.zeros((0, n), dtype=bool), np.zeros(0), 0
+    return np.vstack(blocks), np.concatenate(weights), len(border)
+
+
+def _constrained_wls(masks: np.ndarray, weights: np.ndarray, target: np.ndarray, total: float) -> np.ndarray:
+    """``argmin sum_r w_r (target_r - z_r·φ)²`` subject to ``sum φ = total`` (minimum norm if underdetermined).
+
+    The constraint is removed by writing ``φ = total/n + ψ`` with ``ψ ⟂ 1``: the design is projected onto
+    the complement of the all-ones vector, whose minimum-norm solution lies there automatically. The smaller
+    of the primal (``n x n``) and dual (``m x m``) Gram systems is solved by Cholesky with a tiny relative
+    ridge that pins the null directions (the all-ones vector, complementary pairs) to zero.
+    """
+    m, n = masks.shape
+    base = np.full(n, total / n)
+    if m == 0:
+        return base
+    sizes = masks.sum(axis=1)
+    root = np.sqrt(weights)
+    design = (masks - (sizes / n)[:, None]) * root[:, None]
+    residual = (target - sizes * (total / n)) * root
+    gram = design.T @ design if m >= n else design @ design.T
+    ridge = 1e-11 * max(float(np.trace(gram)) / len(gram), 1e-300)
+    gram[np.diag_indices_from(gram)] += ridge
+    factor = scipy.linalg.cho_factor(gram, overwrite_a=True)
+    if m >= n:
+        psi = scipy.linalg.cho_solve(factor, design.T @ residual)
+    else:
+        psi = design.T @ scipy.linalg.cho_solve(factor, residual)
+    return base + psi - psi.mean()
+
+
+def fit_kernelshap(
+    engine: Any,
+    *,
+    budget: int | None = None,
+    max_order: int = 1,
+    random_state: int | np.random.Generator | None = None,
+    paired: bool = True,
+    holdout_fraction: float = 0.0,
+) -> FitResult:
+    """KernelSHAP: Shapley values by efficiency-constrained weighted least squares under the Shapley kernel.
+
+    The budget (default ``2 n + 2048``) counts the empty and the full mask, which are always queried; the
+    rest are enumerated border sizes plus kernel-sampled (``paired``: antithetic) masks, see
+    :func:`kernel_design`. The result is the additive surrogate with Möbius ``m(∅) = f(∅)``,
+    ``m({i}) = φ_i``, in Fourier form (``F(∅) = f(∅) + sum φ / 2``, ``F({i}) = -φ_i / 2``): its Shapley
+    values are ``φ`` and ``sum φ = f([n]) - f(∅)`` exactly. With all ``2^n`` masks the values are exact.
+    ``max_order`` is ignored beyond 1. ``holdout_fraction`` of the budget buys uniform held-out masks.
+    """
+    n = engine.n_features
+    budget = _check_budget(budget, default_kernelshap_budget(n), 2, "kernelshap (empty and full mask)")
+    rng = np.random.default_rng(random_state)
+    complete = _complete(budget, n)
+    n_hold = 0 if complete else int(_check_fraction(holdout_fraction) * budget)
+    n_hold = n_hold if budget - n_hold >= 2 else 0
+    masks, weights, n_enumerated = kernel_design(n, budget - n_hold, rng, paired=bool(paired))
+    ends = np.zeros((2, n), dtype=bool)
+    ends[1] = True
+    values = engine(np.vstack([ends, masks]))
+    empty, full = float(values[0]), float(values[1])
+    phi = _constrained_wls(masks, weights, values[2:] - empty, full - empty)
+    fourier = _first_order(empty + 0.5 * float(phi.sum()), -0.5 * phi)
+    info: dict[str, Any] = {"order": 1, "paired": bool(paired), "n_fit_queries": len(values)}
+    info["n_enumerated_sizes"] = n_enumerated
+    if complete:
+        info["r2_exact"] = _r2(values, fourier.predict(np.vstack([ends, masks])))
+    return FitResult(fourier, info, _heldout(engine, rng, n_hold))

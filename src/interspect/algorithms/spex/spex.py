@@ -1,0 +1,185 @@
+"""SPEX: sparse Fourier recovery with BCH-coded delays (Kang et al., 2025), end to end.
+
+1. plan ``(b, t, C)`` from the budget (:mod:`.planner`);
+2. query ``C (P+1) 2^b`` structured masks and Walsh–Hadamard them into bins (:mod:`.design`);
+3. peel verified singletons, decoded by batched hard and Chase BCH decoding (:mod:`.peeling`);
+4. refit the recovered support plus the empty set and all singletons on every query (:mod:`.refit`);
+5. spend what is left of the budget on fresh uniform masks for a held-out R².
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ...transforms.sparse import PAD, SparseTransform
+from ..base import FitResult, uniform_masks
+from .bch import bch_code
+from .design import Design
+from .peeling import peel
+from .planner import budget_hint, plan_spex
+from .refit import refit_bins
+
+DEFAULT_MAX_HOLDOUT = 10_000
+
+
+def _padded(idx: np.ndarray, width: int) -> np.ndarray:
+    out = np.full((len(idx), width), PAD, dtype=np.int64)
+    out[:, : idx.shape[1]] = idx
+    return out
+
+
+def _sorted_rows(idx: np.ndarray) -> np.ndarray:
+    big = np.iinfo(np.int64).max
+    s = np.sort(np.where(idx < 0, big, idx), axis=1)
+    return np.where(s == big, PAD, s)
+
+
+def _holdout(engine, budget: int | None, used: int, limit: int, rng: np.random.Generator):
+    """Fresh uniform masks for whatever budget the design left over (at most ``limit``)."""
+    if budget is None or limit <= 0:
+        return None
+    spare = min(int(budget) - used, int(limit))
+    if spare <= 0:
+        return None
+    masks = uniform_masks(spare, engine.n_features, rng)
+    masks = np.unique(masks, axis=0)
+    masks = masks[~engine.seen(masks)] if hasattr(engine, "seen") else masks
+    if len(masks) == 0:
+        return None
+    return masks, np.asarray(engine(masks), dtype=np.float64)
+
+
+def _mean_only(engine, budget: int, message: str, rng: np.random.Generator) -> FitResult:
+    """Graceful answer when no SPEX design fits: the mean of the function from the budget's uniform masks."""
+    masks = uniform_masks(min(int(budget), DEFAULT_MAX_HOLDOUT), engine.n_features, rng)
+    values = np.asarray(engine(masks), dtype=np.float64)
+    fourier = SparseTransform([()], [float(values.mean())], engine.n_features)
+    return FitResult(fourier, {"method": "spex", "feasible": False, "message": message})
+
+
+def fit_spex(
+    engine,
+    *,
+    budget: int | None = None,
+    max_order: int = 5,
+    random_state: int | np.random.Generator | None = None,
+    b: int | None = None,
+    t: int | None = None,
+    n_groups: int = 3,
+    soft: bool = True,
+    chase_depth: int = 6,
+    ridge_alpha: float = 1e-9,
+    noise_z: float = 3.0,
+    refit_singletons: bool = True,
+    max_holdout: int = DEFAULT_MAX_HOLDOUT,
+) -> FitResult:
+    """Recover a sparse Fourier transform of degree at most ``t`` with SPEX.
+
+    Parameters
+    ----------
+    engine : QueryEngine
+        Source of model values (``engine(masks)``, ``engine.n_features``, ``engine.n_queries``).
+    budget : int, optional
+        Most distinct queries to spend. The design takes ``C (P+1) 2^b`` of them (see
+        :func:`~interspect.algorithms.spex.planner.spex_query_count`); the rest (up to ``max_holdout``)
+        become held-out masks for R².
+    max_order : int
+        Largest interaction order sought; the BCH code corrects ``t = max_order`` errors unless ``t`` is given.
+    random_state : None, int or Generator
+        Seeds the subsampling matrices and the held-out masks.
+    b, t, n_groups : int, optional
+        Override the planner: ``2^b`` bins per group, degree bound ``t``, ``C = n_groups`` groups.
+    soft, chase_depth : bool, int
+        Chase soft decoding: bins that hard decoding does not verify get ``2^chase_depth`` test words with
+        the least reliable sign bits flipped.
+    ridge_alpha : float
+        Ridge strength of the final refit (same scale as ``refit_fourier``).
+    noise_z : float
+        How many standard deviations above the estimated noise a bin may stay and still count as resolved.
+    refit_singletons : bool
+        Add every first-order term to the final refit (kept only where significant).
+    max_holdout : int
+        Cap on the held-out masks bought with leftover budget.
+    """
+    rng = np.random.default_rng(random_state)
+    n = int(engine.n_features)
+    plan = plan_spex(n, budget, max_order, b=b, t=t, n_groups=n_groups)
+    if chase_depth < 0:
+        raise ValueError(f"chase_depth must be non-negative, got {chase_depth}")
+    if not plan.feasible:
+        return _mean_only(engine, int(budget), plan.message or "", rng)
+    degree_bound = min(int(max_order), plan.t)
+    timing: dict[str, float] = {}
+    clock = time.perf_counter()
+    code = bch_code(n, plan.t)
+    design = Design.random(code, plan.b, plan.n_groups, rng)
+    timing["code_s"] = time.perf_counter() - clock
+
+    before, model_before, clock = engine.n_queries, getattr(engine, "model_time", 0.0), time.perf_counter()
+    bins = design.query_bins(engine)
+    used = engine.n_queries - before
+    timing["query_s"] = time.perf_counter() - clock - (getattr(engine, "model_time", 0.0) - model_before)
+
+    clock = time.perf_counter()
+    peeled = peel(
+        design, bins, max_degree=degree_bound, chase_depth=chase_depth if soft else 0, noise_z=noise_z
+    )
+    timing["decode_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    width = max(plan.t, 1)
+    parts = [_padded(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
+    n_rows = design.n_groups * design.n_delays * (1 << design.b)
+    with_singletons = refit_singletons and (len(peeled.idx) + n + 1) * 2 <= n_rows
+    if with_singletons:
+        parts.append(_padded(np.arange(n)[:, None], width))
+    support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
+    fit = refit_bins(design, bins, support, ridge_alpha)
+    empty = (support >= 0).sum(axis=1) == 0
+    scale = np.abs(fit.coefs[~empty]).max(initial=0.0)
+    keep = empty | ((np.abs(fit.coefs) > noise_z * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
+    if not keep.all():
+        support = support[keep]
+        fit = refit_bins(design, bins, support, ridge_alpha)
+    fourier = SparseTransform(support, fit.coefs, n)
+    timing["refit_s"] = time.perf_counter() - clock
+
+    holdout = _holdout(engine, budget, used, max_holdout, rng)
+    info: dict[str, Any] = {
+        "method": "spex",
+        "feasible": True,
+        "b": plan.b,
+        "t": plan.t,
+        "n_groups": plan.n_groups,
+        "n_delays": design.n_delays,
+        "design_queries": design.n_queries,
+        "distinct_queries": used,
+        "code": {"m": code.m, "n_parity": code.n_parity, "length": code.length},
+        "rounds": peeled.rounds,
+        "found_hard": peeled.n_hard,
+        "found_soft": peeled.n_soft,
+        "n_terms": len(fourier),
+        "refit_singletons": bool(with_singletons),
+        "noise_bin_var": peeled.noise,
+        "unresolved_bins": peeled.n_unresolved,
+        "unresolved_energy": peeled.unresolved_energy,
+        "r2_train": fit.r2_bins,
+        "holdout_size": 0 if holdout is None else len(holdout[1]),
+        "timing": timing,
+    }
+    messages = [plan.message] if plan.message else []
+    if peeled.unresolved_energy > 0.05 and peeled.n_unresolved > 0:
+        bigger = min(plan.b + 2, n)
+        messages.append(
+            f"peeling left {peeled.unresolved_energy:.0%} of the signal energy in {peeled.n_unresolved} unresolved"
+            f" bins: the function is not sparse enough for {1 << plan.b} bins per group (b={plan.b})."
+            f" Try a budget of at least {budget_hint(n, plan.t, plan.n_groups, bigger)}."
+            if bigger > plan.b
+            else f"peeling left {peeled.unresolved_energy:.0%} of the signal energy unresolved."
+        )
+    if messages:
+        info["message"] = " ".join(messages)
+    return FitResult(fourier, info, holdout)

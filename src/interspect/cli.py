@@ -1,0 +1,279 @@
+"""The ``interspect`` command.
+
+``interspect explain`` explains a text model's output on one input: it splits the input into units,
+asks the model about masked variants through the query engine, fits a sparse interaction surrogate and
+prints the strongest interactions with the explanation's faithfulness (held-out R²) and cost, writing
+JSON / HTML / PNG reports on request. ``interspect report`` re-renders a saved JSON explanation.
+Bad input ends with a one-line message and a non-zero exit status, never a traceback (set
+``INTERSPECT_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .algorithms.base import METHODS
+from .frontends.text import MASKINGS, UNITS
+
+#: models that score a text (word units by default); every other model answers a question (sentence units)
+CLASSIFIER_MODELS = ("vader", "sentiment")
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interspect", description="Find the feature interactions behind a model's output."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ex = commands.add_parser(
+        "explain",
+        help="explain a text model's output on one input",
+        description="Explain a text model's output on one input. Without --text/--file a bundled demo is used: "
+        "a question over a multi-sentence context for LLMs, a review with negations for classifiers.",
+    )
+    model = ex.add_argument_group("model and input")
+    model.add_argument(
+        "--model",
+        default="smollm2",
+        help='"smollm2" (offline LLM, default), "sentiment", "vader", a Hugging Face model path, or "openai:<model>"',
+    )
+    source = model.add_mutually_exclusive_group()
+    source.add_argument("--text", help="input text")
+    source.add_argument("--file", type=Path, help="read the input text from this file")
+    model.add_argument("--question", help="question asked about the text (LLMs)")
+    model.add_argument("--target", help="answer / class whose score is explained (default: the model's own answer)")
+    model.add_argument(
+        "--unit",
+        choices=UNITS,
+        help="what one feature is (default: word for classifiers, sentence for LLMs)",
+    )
+    model.add_argument(
+        "--masking",
+        default="drop",
+        choices=MASKINGS,
+        help="how a removed unit is hidden from the model: dropped (default), replaced by the model's mask token, "
+        "or by --filler",
+    )
+    model.add_argument("--filler", help="replacement text for removed units (--masking filler or mask_token)")
+    model.add_argument("--batch-size", type=_positive_int, default=16, help="masked inputs per model call (default 16)")
+
+    fit = ex.add_argument_group("explanation")
+    fit.add_argument("--method", default="auto", choices=sorted(METHODS), help="algorithm (default auto)")
+    fit.add_argument("--budget", type=_positive_int, help="most model queries to spend (default: the method's)")
+    fit.add_argument("--max-order", type=_positive_int, default=4, help="largest interaction order (default 4)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument(
+        "--holdout",
+        type=_non_negative_int,
+        default=64,
+        help="extra random masks on which held-out R² is measured (default 64; 0 to skip)",
+    )
+    fit.add_argument("--cache", type=Path, help="SQLite file caching model answers; a rerun resumes from it")
+    fit.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar with ETA (default: when stderr is a terminal)",
+    )
+
+    out = ex.add_argument_group("output")
+    out.add_argument("--top", type=_positive_int, default=10, help="interactions shown in the table (default 10)")
+    out.add_argument("--json", type=Path, metavar="OUT", help="write the whole explanation as JSON")
+    out.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
+    out.add_argument("--png", type=Path, metavar="OUT", help="write a bar chart of the top interactions")
+    ex.set_defaults(handler=_explain)
+
+    rep = commands.add_parser("report", help="render a saved JSON explanation as a table, HTML and/or PNG")
+    rep.add_argument("json_in", type=Path, metavar="EXPLANATION.json")
+    rep.add_argument("--top", type=_positive_int, default=10, help="interactions shown (default 10)")
+    rep.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
+    rep.add_argument("--png", type=Path, metavar="OUT", help="write a bar chart of the top interactions")
+    rep.set_defaults(handler=_report)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _read_input(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The text to explain and the question, from --text, --file or the bundled demo."""
+    if args.text is not None:
+        text = args.text
+    elif args.file is not None:
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CLIError(f"input file not found: {args.file}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CLIError(f"cannot read input file {args.file}: {exc}") from None
+    elif args.model in CLASSIFIER_MODELS:
+        from .data import review_demo
+
+        text = review_demo()
+    else:
+        from .data import qa_demo
+
+        demo = qa_demo()
+        return demo["context"], args.question if args.question is not None else demo["question"]
+    if not text.strip():
+        raise CLIError("the input text is empty")
+    return text, args.question
+
+
+def _print_header(meta: dict[str, Any], n_units: int) -> None:
+    """What is being explained, before the (possibly long) querying starts."""
+    if meta.get("question"):
+        print(f"question : {meta['question']}")
+    if meta.get("target") is not None:
+        print(f"explained: {meta['target']}")
+    print(f"units    : {n_units} {meta.get('unit') or ''}".rstrip(), flush=True)
+
+
+def _print_summary(expl: Any, top_k: int) -> None:
+    from .report import format_top_table
+
+    print()
+    print(format_top_table(expl, top_k))
+    print()
+    faith = expl.faithfulness
+    if faith.get("r2") is None:
+        print("faithfulness: not measured (use --holdout N)")
+    else:
+        print(f"faithfulness: R² = {faith['r2']:.3f} ({faith['kind']}, {faith['n_masks']} masks)")
+    holdout = expl.info.get("holdout_queries", 0)
+    extra = f" + {holdout} held out" if holdout else ""
+    print(f"method: {expl.method}   queries: {expl.n_queries}{extra}")
+    timing = expl.timing
+    print(
+        f"time: model {timing.get('model_s', 0.0):.2f} s, algorithm {timing.get('algorithm_s', 0.0):.2f} s,"
+        f" total {timing.get('total_s', 0.0):.2f} s"
+    )
+
+
+def _write_outputs(expl: Any, args: argparse.Namespace) -> None:
+    from .report import save_png, write_html
+
+    if getattr(args, "json", None) is not None:
+        args.json.write_text(expl.to_json(indent=2), encoding="utf-8")
+        print(f"wrote {args.json}")
+    if args.html is not None:
+        write_html(expl, args.html, k=args.top)
+        print(f"wrote {args.html}")
+    if args.png is not None:
+        save_png(expl, args.png, k=args.top)
+        print(f"wrote {args.png}")
+
+
+def _explain(args: argparse.Namespace) -> None:
+    from .api import explain
+    from .frontends.build import build_text_value_function
+
+    text, question = _read_input(args)
+    unit = args.unit or ("word" if args.model in CLASSIFIER_MODELS else "sentence")
+    print(f"model: {args.model}   unit: {unit}   masking: {args.masking}", flush=True)
+    value_function = build_text_value_function(
+        model=args.model,
+        text=text,
+        question=question,
+        target=args.target,
+        unit=unit,
+        masking=args.masking,
+        filler=args.filler,
+        batch_size=args.batch_size,
+    )
+    metadata = dict(value_function.describe())  # text, units, spans, question, target, model, ...
+    _print_header(metadata, value_function.n_features)
+    metadata["request"] = {
+        "method": args.method,
+        "budget": args.budget,
+        "max_order": args.max_order,
+        "seed": args.seed,
+        "holdout": args.holdout,
+    }
+    expl = explain(
+        value_function,
+        n_features=value_function.n_features,
+        method=args.method,
+        budget=args.budget,
+        max_order=args.max_order,
+        random_state=args.seed,
+        feature_names=list(value_function.feature_names),
+        holdout=args.holdout,
+        batch_size=args.batch_size,
+        cache=args.cache,
+        progress=args.progress,
+        metadata=metadata,
+    )
+    _print_summary(expl, args.top)
+    _write_outputs(expl, args)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from .explanation import Explanation
+
+    try:
+        expl = Explanation.from_json(args.json_in.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CLIError(f"explanation file not found: {args.json_in}") from None
+    except (KeyError, TypeError) as exc:
+        raise CLIError(f"{args.json_in} is not an interspect explanation (missing {exc})") from None
+    _print_header(expl.metadata, expl.n_features)
+    _print_summary(expl, args.top)
+    _write_outputs(expl, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted)."""
+    from .query.engine import QueryError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:
+        hint = " (rerun with the same --cache to resume)" if getattr(args, "cache", None) else ""
+        print(f"interspect: interrupted{hint}", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, OSError, QueryError, ImportError) as exc:
+        if os.environ.get("INTERSPECT_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"interspect: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

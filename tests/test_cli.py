@@ -1,0 +1,205 @@
+"""``interspect`` command line: argument errors, one-line input errors, and runs end to end on VADER (real model)."""
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from interspect import Explanation
+from interspect.cli import main
+from interspect.data import review_demo
+from interspect.frontends.build import build_text_value_function
+from interspect.report import render_html
+
+REVIEW = "The food was not bad, but the service never fails to disappoint."
+N_WORDS = 12
+
+
+def run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def exact_run(tmp_path_factory):
+    """One exact explanation of VADER on a 12-word review, with every output written."""
+    tmp = tmp_path_factory.mktemp("cli")
+    paths = {ext: tmp / f"out.{ext}" for ext in ("json", "html", "png")}
+    argv = [
+        "explain",
+        "--model",
+        "vader",
+        "--text",
+        REVIEW,
+        "--unit",
+        "word",
+        "--method",
+        "exact",
+        "--top",
+        "5",
+        "--no-progress",
+        "--json",
+        str(paths["json"]),
+        "--html",
+        str(paths["html"]),
+        "--png",
+        str(paths["png"]),
+    ]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(argv)
+    return code, out.getvalue(), paths
+
+
+def test_exact_run_matches_the_real_model_on_every_mask(exact_run):
+    code, out, paths = exact_run
+    assert code == 0
+    expl = Explanation.from_json(paths["json"].read_text())
+    assert expl.n_features == N_WORDS and expl.method == "exact"
+    assert expl.metadata["units"][3] == "not" and expl.metadata["text"] == REVIEW
+    assert expl.faithfulness["kind"] == "exact" and expl.faithfulness["r2"] == pytest.approx(1.0)
+    # the saved surrogate reproduces VADER's compound score on every one of the 2^12 masks
+    vf = build_text_value_function(model="vader", text=REVIEW, unit="word")
+    masks = ((np.arange(1 << N_WORDS)[:, None] >> np.arange(N_WORDS)) & 1).astype(bool)
+    np.testing.assert_allclose(expl.predict(masks), vf(masks), atol=1e-9)
+    assert expl.n_queries == 1 << N_WORDS
+
+
+def test_exact_run_prints_the_table_faithfulness_and_cost(exact_run):
+    _, out, paths = exact_run
+    expl = Explanation.from_json(paths["json"].read_text())
+    top = expl.top(5)
+    rows = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+[+-]", line)]
+    assert len(rows) == 5
+    for row, interaction in zip(rows, top, strict=True):
+        rank, order, value, units = row.split(None, 3)
+        assert int(order) == len(interaction.features)
+        assert float(value) == pytest.approx(interaction.value, rel=1e-3)
+        assert units.startswith(f"[{interaction.features[0]}] {expl.metadata['units'][interaction.features[0]]}")
+    assert "faithfulness: R² = 1.000 (exact, 4096 masks)" in out
+    assert re.search(r"method: exact\s+queries: 4096", out)
+    assert re.search(r"time: model \d+\.\d\d s, algorithm \d+\.\d\d s, total \d+\.\d\d s", out)
+    for ext in ("json", "html", "png"):
+        assert f"wrote {paths[ext]}" in out
+
+
+def test_exact_run_writes_a_consistent_html_report_and_png(exact_run):
+    _, _, paths = exact_run
+    expl = Explanation.from_json(paths["json"].read_text())
+    page = paths["html"].read_text()
+    shown = [float(v) for v in re.findall(r'<span class="u" id="u\d+" data-value="([^"]+)"', page)]
+    np.testing.assert_allclose(shown, expl.shapley_values(), rtol=1e-5, atol=1e-9)
+    # the text is shown with its own punctuation (spans), and the drawn interactions are the top pairs+
+    assert re.sub(r"<[^>]+>", "", re.search(r'<div class="text" id="text">(.*?)</div>', page).group(1)) == REVIEW
+    drawn = re.findall(r'<g class="ix" data-units="([\d ]+)"', page)
+    assert drawn == [" ".join(map(str, t.features)) for t in expl.top(5, min_order=2)]
+    image = matplotlib.image.imread(paths["png"])
+    assert image.shape[0] > 100 and image.shape[1] > 300
+
+
+def test_report_subcommand_rerenders_the_saved_explanation(exact_run, tmp_path, capsys):
+    _, out, paths = exact_run
+    html = tmp_path / "again.html"
+    code, again, _ = run_main(capsys, "report", str(paths["json"]), "--top", "5", "--html", str(html))
+    assert code == 0
+    table = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+[+-]", line)]
+    assert table == [line for line in again.splitlines() if re.match(r"\s+\d+\s+\d+\s+[+-]", line)]
+    expl = Explanation.from_json(paths["json"].read_text())
+    assert html.read_text() == render_html(expl, k=5) == paths["html"].read_text()
+
+
+def test_subprocess_run_with_budget_holdout_and_resumable_cache(tmp_path):
+    out_json, cache = tmp_path / "e.json", tmp_path / "cache.sqlite"
+    argv = [
+        sys.executable,
+        "-m",
+        "interspect.cli",
+        "explain",
+        "--model",
+        "vader",
+        "--method",
+        "proxyspex",
+        "--budget",
+        "300",
+        "--holdout",
+        "50",
+        "--seed",
+        "3",
+        "--cache",
+        str(cache),
+        "--json",
+        str(out_json),
+    ]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    expl = Explanation.from_json(out_json.read_text())
+    assert expl.metadata["text"] == review_demo()  # no --text: the bundled review, split into words
+    assert expl.n_features == len(review_demo().replace(",", " ").replace(".", " ").split())
+    assert expl.n_queries <= 300 and expl.info["holdout_queries"] == 50
+    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["n_masks"] >= 50
+    assert expl.faithfulness["r2"] > 0.5
+    assert f"queries: {expl.n_queries} + 50 held out" in first.stdout
+    # the rerun finds every answer in the on-disk cache: no model call, same explanation
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    again = Explanation.from_json(out_json.read_text())
+    assert again.info["n_evaluated"] == 0 and expl.info["n_evaluated"] > 0
+    assert again.fourier.to_dict() == pytest.approx(expl.fourier.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--file", "/nonexistent/review.txt"], "input file not found: /nonexistent/review.txt"),
+        (["--text", "   \n "], "the input text is empty"),
+        (["--text", "!!! ...", "--unit", "word"], "no word units"),
+        (["--text", REVIEW, "--model", "no-such-model-xyz"], "no-such-model-xyz"),
+        (["--text", REVIEW, "--method", "proxyspex", "--budget", "1"], "needs a budget of at least 2 queries, got 1"),
+    ],
+)
+def test_bad_input_gives_one_line_error(argv, message, capsys):
+    code, out, err = run_main(capsys, "explain", "--model", "vader", *argv)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("interspect: error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_empty_file_is_rejected(tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    code, _, err = run_main(capsys, "explain", "--model", "vader", "--file", str(empty))
+    assert code == 1 and err == "interspect: error: the input text is empty\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "--method", "magic"], "invalid choice: 'magic'"),
+        (["explain", "--budget", "0"], "must be at least 1, got 0"),
+        (["explain", "--budget", "many"], "expected a whole number"),
+        (["explain", "--text", "a", "--file", "b"], "not allowed with argument"),
+        (["explain", "--unit", "letter"], "invalid choice: 'letter'"),
+        ([], "required"),
+    ],
+)
+def test_usage_errors_exit_with_status_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "interspect.cli", "explain", "--model", "vader", "--file", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"interspect: error: input file not found: {tmp_path / 'missing'}\n"
