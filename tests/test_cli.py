@@ -31,26 +31,8 @@ def exact_run(tmp_path_factory):
     """One exact explanation of VADER on a 12-word review, with every output written."""
     tmp = tmp_path_factory.mktemp("cli")
     paths = {ext: tmp / f"out.{ext}" for ext in ("json", "html", "png")}
-    argv = [
-        "explain",
-        "--model",
-        "vader",
-        "--text",
-        REVIEW,
-        "--unit",
-        "word",
-        "--method",
-        "exact",
-        "--top",
-        "5",
-        "--no-progress",
-        "--json",
-        str(paths["json"]),
-        "--html",
-        str(paths["html"]),
-        "--png",
-        str(paths["png"]),
-    ]
+    argv = "explain --model vader --unit word --method exact --max-order 12 --top 5 --no-progress".split()
+    argv += ["--text", REVIEW, "--json", str(paths["json"]), "--html", str(paths["html"]), "--png", str(paths["png"])]
     with contextlib.redirect_stdout(io.StringIO()) as out:
         code = main(argv)
     return code, out.getvalue(), paths
@@ -115,26 +97,9 @@ def test_report_subcommand_rerenders_the_saved_explanation(exact_run, tmp_path, 
 
 def test_subprocess_run_with_budget_holdout_and_resumable_cache(tmp_path):
     out_json, cache = tmp_path / "e.json", tmp_path / "cache.sqlite"
-    argv = [
-        sys.executable,
-        "-m",
-        "interspect.cli",
-        "explain",
-        "--model",
-        "vader",
-        "--method",
-        "proxyspex",
-        "--budget",
-        "300",
-        "--holdout",
-        "50",
-        "--seed",
-        "3",
-        "--cache",
-        str(cache),
-        "--json",
-        str(out_json),
-    ]
+    argv = [sys.executable, "-m", "interspect.cli"]
+    argv += "explain --model vader --method proxyspex --budget 300 --holdout 50 --seed 3".split()
+    argv += ["--cache", str(cache), "--json", str(out_json)]
     first = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     expl = Explanation.from_json(out_json.read_text())
@@ -203,3 +168,67 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr == f"interspect: error: input file not found: {tmp_path / 'missing'}\n"
+
+
+def test_bundled_demo_inputs_are_the_defaults():
+    from interspect.cli import _read_input, build_parser
+    from interspect.data import qa_demo
+
+    demo = qa_demo()
+    assert _read_input(build_parser().parse_args(["explain"])) == (demo["context"], demo["question"])
+    own_question = build_parser().parse_args(["explain", "--question", "Where does Anna work?"])
+    assert _read_input(own_question) == (demo["context"], "Where does Anna work?")
+    assert _read_input(build_parser().parse_args(["explain", "--model", "sentiment"])) == (review_demo(), None)
+    assert demo["context"].count(". ") == 5 and "never fails to impress" in review_demo()
+
+
+def test_interrupted_run_resumes_from_the_cache(tmp_path, monkeypatch, capsys):
+    import interspect.frontends.build as build
+
+    class InterruptAfterOneBatch:
+        """The real VADER value function, interrupted (Ctrl-C) on its second batch."""
+
+        def __init__(self, inner) -> None:
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def __call__(self, masks):
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+            return self.inner(masks)
+
+    real = build.build_text_value_function
+    cache, out_json = tmp_path / "c.sqlite", tmp_path / "e.json"
+    argv = "explain --model vader --method exact --max-order 3 --batch-size 100 --no-progress".split()
+    argv += ["--text", REVIEW, "--cache", str(cache), "--json", str(out_json)]
+    monkeypatch.setattr(build, "build_text_value_function", lambda **kw: InterruptAfterOneBatch(real(**kw)))
+    code, _, err = run_main(capsys, *argv)
+    assert code == 130 and err == "interspect: interrupted (rerun with the same --cache to resume)\n"
+    assert not out_json.exists()
+
+    monkeypatch.setattr(build, "build_text_value_function", real)
+    code, _, _ = run_main(capsys, *argv)
+    assert code == 0
+    expl = Explanation.from_json(out_json.read_text())
+    # the first batch of 100 answers came from the cache written before the interruption
+    assert expl.n_queries == 1 << N_WORDS and expl.info["n_evaluated"] == (1 << N_WORDS) - 100
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "explanation file not found"),
+        ('{"format_version": 1}', "is not an interspect explanation (missing 'fourier')"),
+        ("not json", "Expecting value"),
+        ('{"format_version": 7}', "unsupported explanation format version 7"),
+    ],
+)
+def test_report_subcommand_rejects_bad_files(content, message, tmp_path, capsys):
+    path = tmp_path / "e.json"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = run_main(capsys, "report", str(path))
+    assert code == 1 and err.startswith("interspect: error: ") and message in err and err.count("\n") == 1

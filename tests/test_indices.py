@@ -334,6 +334,8 @@ def test_names_and_errors():
         shapley_values(interaction_values(fourier, "sii", 2))
     with pytest.raises(TypeError):
         banzhaf_values(np.zeros(3))
+    with pytest.raises(MemoryError, match="lower the order"):
+        interaction_values(SparseTransform.from_dict({tuple(range(30)): 1.0}, 30), "sii", 30)
 
 
 def test_empty_and_constant_transforms():

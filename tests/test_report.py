@@ -151,3 +151,17 @@ def test_plot_draws_the_top_bars_with_signed_colours(tmp_path):
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
     red = np.all(np.abs(image[..., :3] - np.array(POSITIVE_RGB) / 255) < 0.02, axis=-1)
     assert red.sum() > 500
+
+
+def test_auto_method_choice_is_reported_everywhere():
+    from matplotlib.figure import Figure
+
+    from interspect.report.table import method_label
+
+    expl = planted_explanation()
+    assert method_label(expl) == "exact"
+    expl.method, expl.info["auto"] = "auto", {"choice": "proxyspex", "reason": "2^40 masks <too> many"}
+    assert method_label(expl) == "auto → proxyspex"
+    assert method_label(expl, reason=True) == "auto → proxyspex (2^40 masks <too> many)"
+    assert "<td>auto → proxyspex (2^40 masks &lt;too&gt; many)</td>" in render_html(expl)
+    assert plot_explanation(expl, Figure().add_subplot()).get_title().startswith("auto → proxyspex: 64 queries")

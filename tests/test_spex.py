@@ -66,7 +66,7 @@ def test_noise_is_tolerated_and_soft_decoding_helps():
     n, t = 256, 5
     truth = planted(n, 10, t, seed=5, min_degree=t)  # degree t: no room for hard-decision errors
     truth = truth.with_coefs(np.where(truth.degrees == 0, truth.coefs, np.sign(truth.coefs) * 0.25))
-    noise = np.sqrt(0.1 * truth.energy())  # noise variance = 10% of the signal variance
+    noise = np.sqrt(0.5 * truth.energy())  # noise variance = half the signal variance: sign errors in most bins
 
     def fit(soft):
         rng = np.random.default_rng(11)
@@ -136,7 +136,7 @@ def test_graceful_on_non_sparse_function():
 
     engine = QueryEngine(f, n)
     result = fit_spex(engine, b=5, max_order=3, random_state=0)
-    assert result.info["unresolved_energy"] > 0.5
+    assert result.info["r2_train"] < 0.5
     assert "not sparse enough" in result.info["message"] and "queries (b=7" in result.info["message"]
     assert np.isfinite(result.fourier.coefs).all()
 

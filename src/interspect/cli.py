@@ -163,7 +163,7 @@ def _print_header(meta: dict[str, Any], n_units: int) -> None:
 
 
 def _print_summary(expl: Any, top_k: int) -> None:
-    from .report import format_top_table
+    from .report.table import format_top_table, method_label
 
     print()
     print(format_top_table(expl, top_k))
@@ -175,7 +175,7 @@ def _print_summary(expl: Any, top_k: int) -> None:
         print(f"faithfulness: R² = {faith['r2']:.3f} ({faith['kind']}, {faith['n_masks']} masks)")
     holdout = expl.info.get("holdout_queries", 0)
     extra = f" + {holdout} held out" if holdout else ""
-    print(f"method: {expl.method}   queries: {expl.n_queries}{extra}")
+    print(f"method: {method_label(expl, reason=True)}   queries: {expl.n_queries}{extra}")
     timing = expl.timing
     print(
         f"time: model {timing.get('model_s', 0.0):.2f} s, algorithm {timing.get('algorithm_s', 0.0):.2f} s,"

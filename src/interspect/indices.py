@@ -20,6 +20,8 @@ import numpy as np
 
 from .transforms.sparse import PAD, SparseTransform
 
+_MAX_TERMS = 1 << 26  # subset terms an index may expand into before refusing (~2 GB of work arrays)
+
 #: canonical index names, in the order the documentation lists them
 INDICES = ("mobius", "fourier", "sii", "bii", "stii", "fsii", "fbii", "k-sii")
 _ALIASES = {"mobius": "mobius", "moebius": "mobius", "möbius": "mobius", "fourier": "fourier", "ksii": "k-sii"}
@@ -106,13 +108,22 @@ def _distribute(transform: SparseTransform, table: np.ndarray, basis: str) -> Sp
     width = min(order, transform.idx.shape[1])
     # a support of degree d has PAD from column d on; the extra column covers d == width of idx
     padded = np.hstack([transform.idx, np.full((len(transform), 1), PAD, dtype=transform.idx.dtype)])
-    subs, vals = [np.zeros((0, width), dtype=padded.dtype)], [np.zeros(0)]
-    for d in np.unique(transform.degrees):
+    degrees, counts = np.unique(transform.degrees, return_counts=True)
+    plan = []
+    for d, count in zip(degrees.tolist(), counts.tolist(), strict=True):
         sizes = tuple(s for s in range(min(order, d) + 1) if table[d, s] != 0.0)
-        if not sizes:
-            continue
+        if sizes:
+            plan.append((d, sizes, count * sum(comb(d, s) for s in sizes)))
+    total = sum(p[2] for p in plan)
+    if total > _MAX_TERMS:
+        raise MemoryError(
+            f"this index would expand into {total:,} subset terms (max degree {transform.max_degree}, order {order});"
+            " lower the order or prune the transform first"
+        )
+    subs, vals = [np.zeros((0, width), dtype=padded.dtype)], [np.zeros(0)]
+    for d, sizes, _ in plan:
         rows = np.flatnonzero(transform.degrees == d)
-        pos = _subset_positions(int(d), sizes)  # (P, w), padded with position d
+        pos = _subset_positions(d, sizes)  # (P, w), padded with position d
         sub = padded[rows[:, None, None], pos[None]].reshape(len(rows) * len(pos), pos.shape[1])
         val = transform.coefs[rows, None] * table[d, (pos != d).sum(axis=1)][None, :]
         subs.append(np.pad(sub, ((0, 0), (0, width - pos.shape[1])), constant_values=PAD))

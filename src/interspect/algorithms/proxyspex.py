@@ -31,13 +31,14 @@ import scipy.linalg
 from threadpoolctl import threadpool_limits
 
 from ..transforms.sparse import PAD, SparseTransform
-from .base import FitResult, fourier_design
+from .base import FitResult
 from .tree_fourier import _row_keys, lightgbm_to_fourier
 
 MIN_FIT_QUERIES = 8  # below this no proxy is trained; the mean is returned with a message
 _RIDGE_GRID = (1e-8, 1e-4, 1e-2)  # ridge strengths relative to the (±1) design's diagonal
 _PATIENCE = 25  # early-stopping rounds
 _MAX_ROUNDS = 800
+_MIN_GAIN = 1e-4  # a round must cut the validation MSE by this share of the variance to count as progress
 
 
 def default_budget(n_features: int) -> int:
@@ -118,7 +119,7 @@ def fit_tree_proxy(
             train_set,
             num_boost_round=_MAX_ROUNDS,
             valid_sets=[val_set],
-            callbacks=[lgb.early_stopping(_PATIENCE, verbose=False)],
+            callbacks=[lgb.early_stopping(_PATIENCE, verbose=False, min_delta=_MIN_GAIN * var)],
         )
         mse = float(np.mean((booster.predict(x32[val], num_iteration=booster.best_iteration) - y[val]) ** 2))
         r2 = 1.0 - mse / var
@@ -129,6 +130,27 @@ def fit_tree_proxy(
 
 
 # ---------------------------------------------------------------------------------------------- selection
+def parity_design(x_t: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``(m, k)`` float32 design ``(-1)^{|T & S|}`` from transposed masks ``x_t`` ``(n + 1, m)`` uint8.
+
+    Same values as :func:`base.fourier_design`, but gathers whole contiguous rows of the transposed masks
+    (the last row is all zeros, where ``PAD`` points), which is several times faster for many terms.
+    """
+    gather = np.where(idx == PAD, x_t.shape[0] - 1, idx)
+    if gather.shape[1] == 0:
+        return np.ones((x_t.shape[1], len(idx)), dtype=np.float32)
+    acc = x_t[gather[:, 0]]
+    for j in range(1, gather.shape[1]):
+        acc ^= x_t[gather[:, j]]
+    return (1.0 - 2.0 * acc.astype(np.float32)).T
+
+
+def _transposed(x: np.ndarray) -> np.ndarray:
+    x_t = np.zeros((x.shape[1] + 1, x.shape[0]), dtype=np.uint8)
+    x_t[:-1] = x.T
+    return x_t
+
+
 def _subset_rows(idx: np.ndarray, degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every subset of every row (padded, ascending) and the row it came from."""
     width = idx.shape[1]
@@ -137,7 +159,7 @@ def _subset_rows(idx: np.ndarray, degrees: np.ndarray) -> tuple[np.ndarray, np.n
     pattern = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     bits = ((pattern[:, None] >> np.arange(width)) & 1).astype(bool)
     big = np.iinfo(np.int64).max
-    sub = np.sort(np.where(bits, idx[src], big), axis=1)
+    sub = np.sort(np.where(bits, idx[src].astype(np.int64), big), axis=1)
     return np.where(sub == big, PAD, sub), src
 
 
@@ -171,12 +193,12 @@ def select_prefix(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple
     """
     m, k_max = design.shape
     n_folds = int(folds.max()) + 1
-    d32 = design.astype(np.float32)  # ±1 entries: Gram sums of ±1 are exact in float32 below 2^24 rows
+    d32 = np.asarray(design, dtype=np.float32)  # ±1 entries: Gram sums are exact in float32 below 2^24 rows
     grams, rhs, yy, sizes = [], [], [], []
     for f in range(n_folds):
         rows = folds == f
         grams.append((d32[rows].T @ d32[rows]).astype(np.float64))
-        rhs.append(design[rows].T @ y[rows])
+        rhs.append(d32[rows].T.astype(np.float64) @ y[rows])
         yy.append(float(y[rows] @ y[rows]))
         sizes.append(int(rows.sum()))
     gram_all, rhs_all = sum(grams), sum(rhs)
@@ -209,6 +231,7 @@ def select_prefix(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple
 
 
 def _solve(design: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    design = np.asarray(design, dtype=np.float64)
     gram = design.T @ design
     pen = np.full(design.shape[1], alpha * len(y))
     pen[0] = 0.0
@@ -219,9 +242,7 @@ def _solve(design: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
         return np.linalg.lstsq(design, y, rcond=None)[0]
 
 
-def candidate_terms(
-    proxy_fourier: SparseTransform, x: np.ndarray, y: np.ndarray
-) -> tuple[SparseTransform, np.ndarray]:
+def candidate_terms(proxy_fourier: SparseTransform, x: np.ndarray, y: np.ndarray) -> tuple[SparseTransform, np.ndarray]:
     """Proxy terms (without the empty set) plus all singletons, with a magnitude score for each.
 
     Singletons the trees never split on are scored by their direct estimate ``|mean(y (-1)^{x_i})|``, so a
@@ -261,7 +282,7 @@ def _expansion_pool(
     """
     top = selected[np.argsort(-np.abs(coefs), kind="stable")[: int(np.sqrt(2 * max_pool))]]
     a, b = np.triu_indices(len(top), k=1)
-    both = np.concatenate([top[a], top[b]], axis=1)
+    both = np.concatenate([top[a], top[b]], axis=1).astype(np.int64)
     big = np.iinfo(np.int64).max
     srt = np.sort(np.where(both == PAD, big, both), axis=1)
     srt[:, 1:][srt[:, 1:] == srt[:, :-1]] = big  # drop features common to both
@@ -287,12 +308,19 @@ def _select_terms(
     n_folds: int,
     expand_rounds: int,
     max_pool: int,
+    prior: SparseTransform | None = None,
 ) -> tuple[SparseTransform, dict[str, Any]]:
     """Proxy -> candidates -> cross-validated prefix -> hierarchical expansion -> pruning -> final fit."""
     n = x.shape[1]
     booster, info = fit_tree_proxy(x, y, max_order, rng, n_jobs)
     proxy_fourier = lightgbm_to_fourier(booster, n, num_iteration=booster.best_iteration, max_degree=max_order)
     candidates, scores = candidate_terms(proxy_fourier, x, y)
+    if prior is not None and len(prior):  # known terms (e.g. a pilot's) go first, strongest first
+        prior = prior._select(prior.degrees > 0)
+        top = float(scores.max(initial=0.0))
+        boost = SparseTransform(prior.idx, top + np.abs(prior.coefs) + 1.0, n)
+        scores = (SparseTransform(candidates.idx, scores, n) + boost).coefs
+        candidates = candidates + prior.with_coefs(np.zeros(len(prior)))
     info["n_candidates"] = len(candidates)
     order = hierarchical_order(candidates, scores)
     ranked = candidates.idx[order]
@@ -300,17 +328,26 @@ def _select_terms(
     folds = rng.permutation(len(y)) % max(2, int(min(n_folds, len(y) // 2)))
 
     design_idx = _with_intercept(ranked[:k_cap])
-    design = fourier_design(x, design_idx)
+    x_t = _transposed(x)
+    design = parity_design(x_t, design_idx)
     k, alpha, cv_r2 = select_prefix(design, y, folds)
     coefs = _solve(design[:, :k], y, alpha)
+    info["first_k"] = k
     rounds = 0
     for _ in range(expand_rounds):
         pool = _expansion_pool(design_idx[1:k], coefs[1:], ranked, max_order, n, max_pool)
         if len(pool) == 0:
             break
-        pool_design = fourier_design(x, pool)
-        score = np.abs(pool_design.T @ (y - design[:, :k] @ coefs))
-        take = np.argsort(-score, kind="stable")[: max(0, k_cap - k)]
+        pool_design = parity_design(x_t, pool)
+        residual = y - design[:, :k] @ coefs
+        score = np.abs(pool_design.T @ residual.astype(np.float32)) / len(y)
+        # universal threshold: under "no missing term" each score is ~ N(0, var(r)/m); keep only terms above
+        # the expected maximum of len(pool) such scores, so that ranking on the same data cannot inject noise
+        floor = float(np.std(residual)) * np.sqrt(2.0 * np.log(2.0 * len(pool)) / len(y))
+        take = np.argsort(-score, kind="stable")[: max(k_cap - k, k_cap // 4)]
+        take = take[score[take] > floor]
+        if len(take) == 0:
+            break
         new_idx = _stack_rows(design_idx[:k], pool[take])
         new_design = np.hstack([design[:, :k], pool_design[:, take]])
         k2, alpha2, cv2 = select_prefix(new_design, y, folds)
@@ -322,12 +359,12 @@ def _select_terms(
     if k > 2:  # pruning: re-rank the kept terms by fitted magnitude (hierarchically), keep the best prefix
         kept = SparseTransform(design_idx[1:k], np.abs(coefs[1:]), n)
         idx2 = _with_intercept(kept.idx[hierarchical_order(kept, kept.coefs)])
-        design2 = fourier_design(x, idx2)
+        design2 = parity_design(x_t, idx2)
         k2, alpha2, cv2 = select_prefix(design2, y, folds)
-        if k2 < len(idx2) and cv2 >= cv_r2 - 1e-3 * (1.0 - cv_r2):
+        if k2 < len(idx2) and cv2 >= cv_r2 - 1e-3 * (1.0 - cv_r2) - 1e-9:
             design_idx, design, k, alpha, cv_r2 = idx2, design2, k2, alpha2, cv2
             coefs = _solve(design[:, :k], y, alpha)
-    fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=0.0)
+    fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=1e-10)
     info.update(n_terms=len(fourier) - 1, ridge_alpha=alpha, cv_r2=cv_r2, expand_rounds=rounds)
     return fourier, info
 
@@ -345,6 +382,7 @@ def fit_proxyspex(
     n_folds: int = 5,
     n_jobs: int | None = None,
     masks: np.ndarray | None = None,
+    prior: SparseTransform | None = None,
     expand_rounds: int = 2,
     max_pool: int = 2000,
 ) -> FitResult:
@@ -364,6 +402,8 @@ def fit_proxyspex(
         LightGBM threads (default: at most 2).
     masks : array, optional
         Extra already-queried masks to fit on as well (used by the ``auto`` method to reuse a pilot).
+    prior : SparseTransform, optional
+        Terms to try first (e.g. the pilot's support), ahead of the proxy's candidates.
     expand_rounds : int
         Rounds of hierarchy-aware expansion after the first selection: unions of selected terms and the
         remaining candidates are ranked by their correlation with the residual and appended; a round is
@@ -380,9 +420,6 @@ def fit_proxyspex(
         raise ValueError(f"ProxySPEX needs a budget of at least 2 queries, got {budget}")
     if not 0.0 <= holdout_fraction < 1.0:
         raise ValueError("holdout_fraction must lie in [0, 1)")
-    n_jobs = int(n_jobs or min(2, os.cpu_count() or 1))
-    max_order = min(int(max_order), n)
-
     fresh = distinct_uniform_masks(budget, n, rng, paired=paired)
     x_all = fresh if masks is None else np.vstack([np.asarray(masks, dtype=bool), fresh])
     _, first = np.unique(np.packbits(x_all, axis=1), axis=0, return_index=True)
@@ -393,18 +430,54 @@ def fit_proxyspex(
         n_hold = 0
     x, y = x_all[: len(x_all) - n_hold], y_all[: len(x_all) - n_hold]
     holdout = (x_all[len(x) :], y_all[len(x) :]) if n_hold else None
-    info: dict[str, Any] = {"method": "proxyspex", "budget": budget, "n_fit": len(y), "n_holdout": n_hold}
-
-    if len(y) < MIN_FIT_QUERIES:
-        info["message"] = (
-            f"only {len(y)} queries: too few to learn interactions (need {MIN_FIT_QUERIES}); returning the mean"
-        )
-        return FitResult(SparseTransform([()], [float(np.mean(y))], n), info, holdout)
-
-    with threadpool_limits(limits=1, user_api="blas"):  # small dense solves: threads only contend
-        fourier, sel_info = _select_terms(
-            x, y, rng, max_order, n_jobs, max_candidates, n_folds, expand_rounds, max_pool
-        )
-    info.update(sel_info)
-    info["no_hierarchy"] = bool(info["proxy_r2"] < 0.1 and info["cv_r2"] < 0.1)
+    fourier, info = fit_from_queries(
+        x,
+        y,
+        max_order=max_order,
+        random_state=rng,
+        n_jobs=n_jobs,
+        max_candidates=max_candidates,
+        n_folds=n_folds,
+        expand_rounds=expand_rounds,
+        max_pool=max_pool,
+        prior=prior,
+    )
+    info = {"method": "proxyspex", "budget": budget, "n_fit": len(y), "n_holdout": n_hold, **info}
     return FitResult(fourier, info, holdout)
+
+
+def fit_from_queries(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_order: int = 4,
+    random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
+    max_candidates: int = 500,
+    n_folds: int = 5,
+    expand_rounds: int = 2,
+    max_pool: int = 2000,
+    prior: SparseTransform | None = None,
+) -> tuple[SparseTransform, dict[str, Any]]:
+    """ProxySPEX steps 2-5 on masks ``x`` ``(m, n)`` already queried with values ``y``: transform and diagnostics.
+
+    ``prior`` (a Fourier transform, e.g. from a pilot run) contributes its supports as top-ranked candidates.
+    """
+    rng = np.random.default_rng(random_state)
+    x, y = np.asarray(x, dtype=bool), np.asarray(y, dtype=np.float64)
+    n = x.shape[1]
+    if len(y) < MIN_FIT_QUERIES:
+        message = f"only {len(y)} queries: too few to learn interactions (need {MIN_FIT_QUERIES}); returning the mean"
+        return SparseTransform([()], [float(np.mean(y)) if len(y) else 0.0], n), {"message": message}
+    n_jobs = int(n_jobs or min(2, os.cpu_count() or 1))
+    with threadpool_limits(limits=1, user_api="blas"):  # small dense solves: extra threads only contend
+        fourier, info = _select_terms(
+            x, y, rng, min(int(max_order), n), n_jobs, max_candidates, n_folds, expand_rounds, max_pool, prior
+        )
+    info["no_hierarchy"] = bool(info["proxy_r2"] < 0.1 and info["cv_r2"] < 0.1)
+    if len(y) < n:
+        info["message"] = (
+            f"{len(y)} queries for {n} features: only the strongest effects can be identified;"
+            f" about {default_budget(n):,} queries (n log2 n) are recommended"
+        )
+    return fourier, info

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from ..transforms.exact import all_masks
+from ..transforms.exact import MAX_EXACT_FEATURES, all_masks
 from ..transforms.sparse import PAD, SparseTransform
 from .base import FitResult, fourier_design
 
@@ -51,8 +51,8 @@ def _check_fraction(fraction: float) -> float:
 
 
 def _complete(budget: int, n: int) -> bool:
-    """Whether the budget pays for all ``2^n`` masks."""
-    return n < 62 and budget >= (1 << n)
+    """Whether the budget pays for all ``2^n`` masks (and they can be enumerated)."""
+    return n <= MAX_EXACT_FEATURES and budget >= (1 << n)
 
 
 def _row_keys(masks: np.ndarray) -> np.ndarray:
@@ -165,7 +165,7 @@ def fit_lasso(
     complete = _complete(budget, n)
     n_hold = 0 if complete else int(_check_fraction(holdout_fraction) * budget)
     n_hold = n_hold if budget - n_hold >= 4 else 0
-    masks = sample_uniform_masks(min(budget - n_hold, 1 << min(n, 62)), n, rng)
+    masks = sample_uniform_masks(1 << n if complete else budget - n_hold, n, rng)
     values = engine(masks)
 
     z = 1.0 - 2.0 * masks  # the first-order Fourier features (-1)^{[i in S]}
@@ -227,8 +227,7 @@ def fit_faith_banzhaf(
             f"faith_banzhaf with max_order={order} on {n} features fits {p:,} Fourier terms, more than the "
             f"{MAX_FAITH_BANZHAF_TERMS:,} it supports; {hint}, or a sparse method such as proxyspex"
         )
-    all_count = 1 << n if n < 62 else None
-    default = min(2 * p, all_count) if all_count else 2 * p
+    default = min(2 * p, 1 << n) if n <= MAX_EXACT_FEATURES else 2 * p
     budget = _check_budget(budget, default, 1, "faith_banzhaf")
     if budget < p:
         lower = max((k for k in range(1, order) if _terms_up_to(n, k) <= budget), default=None)
@@ -261,7 +260,7 @@ def fit_faith_banzhaf(
 # ---------------------------------------------------------------------------------------------- kernelshap
 def default_kernelshap_budget(n_features: int) -> int:
     """``2 n + 2048`` (the usual KernelSHAP default), at most ``2^n``."""
-    return int(min(2 * n_features + 2048, 1 << n_features)) if n_features < 62 else 2 * n_features + 2048
+    return min(2 * n_features + 2048, 1 << min(n_features, 62))
 
 
 def _size_masses(n: int) -> np.ndarray:
@@ -336,8 +335,9 @@ def _sample_coalitions(
     distinct_so_far = np.cumsum(is_first)[per_draw - 1 :: per_draw]
     n_draws = int(np.searchsorted(distinct_so_far, target, side="right"))
     kept = keys[: n_draws * per_draw]
-    unique, first, counts = np.unique(kept, return_index=True, return_counts=True)
-    return draws[first], counts / len(kept)
+    _, first, counts = np.unique(kept, return_index=True, return_counts=True)
+    order = np.argsort(first)  # draw order: a mask and its complement stay adjacent
+    return draws[first[order]], counts[order] / len(kept)
 
 
 def kernel_design(
@@ -372,27 +372,33 @@ def kernel_design(
 def _constrained_wls(masks: np.ndarray, weights: np.ndarray, target: np.ndarray, total: float) -> np.ndarray:
     """``argmin sum_r w_r (target_r - z_r·φ)²`` subject to ``sum φ = total`` (minimum norm if underdetermined).
 
-    The constraint is removed by writing ``φ = total/n + ψ`` with ``ψ ⟂ 1``: the design is projected onto
-    the complement of the all-ones vector, whose minimum-norm solution lies there automatically. The smaller
-    of the primal (``n x n``) and dual (``m x m``) Gram systems is solved by Cholesky with a tiny relative
-    ridge that pins the null directions (the all-ones vector, complementary pairs) to zero.
+    The constraint is removed by writing ``φ = total/n + ψ`` with ``ψ ⟂ 1``, which projects each mask row
+    onto the complement of the all-ones vector. A mask and its complement then have opposite rows, so every
+    row is folded onto the member of its pair that drops feature 0 and rows of one pair are merged (weights
+    summed, residuals averaged): paired sampling halves the system at no loss. The smaller of the primal
+    (``n x n``) and dual (``m x m``) Gram systems is solved with a tiny relative ridge, which keeps the
+    minimum-norm solution and pins the null direction (the all-ones vector) to zero.
     """
     m, n = masks.shape
     base = np.full(n, total / n)
     if m == 0:
         return base
-    sizes = masks.sum(axis=1)
-    root = np.sqrt(weights)
-    design = (masks - (sizes / n)[:, None]) * root[:, None]
-    residual = (target - sizes * (total / n)) * root
-    gram = design.T @ design if m >= n else design @ design.T
-    ridge = 1e-11 * max(float(np.trace(gram)) / len(gram), 1e-300)
-    gram[np.diag_indices_from(gram)] += ridge
-    factor = scipy.linalg.cho_factor(gram, overwrite_a=True)
-    if m >= n:
-        psi = scipy.linalg.cho_solve(factor, design.T @ residual)
+    flip = masks[:, 0]
+    residual = np.where(flip, -1.0, 1.0) * (target - masks.sum(axis=1) * (total / n))
+    _, first, inverse = np.unique(_row_keys(masks ^ flip[:, None]), return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    weight = np.bincount(inverse, weights=weights)
+    residual = np.bincount(inverse, weights=weights * residual) / weight
+    rows = masks[first] ^ flip[first, None]
+    root = np.sqrt(weight)
+    design = (rows - (rows.sum(axis=1) / n)[:, None]) * root[:, None]
+    residual *= root
+    gram = design.T @ design if len(rows) >= n else design @ design.T
+    gram[np.diag_indices_from(gram)] += 1e-11 * max(float(np.trace(gram)) / len(gram), 1e-300)
+    if len(rows) >= n:
+        psi = np.linalg.solve(gram, design.T @ residual)
     else:
-        psi = design.T @ scipy.linalg.cho_solve(factor, residual)
+        psi = design.T @ np.linalg.solve(gram, residual)
     return base + psi - psi.mean()
 
 

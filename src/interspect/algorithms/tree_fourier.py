@@ -192,7 +192,7 @@ def trees_to_fourier(
         c = (values[sel] * 0.5**d)[:, None] * sign
         # move PAD to the end of each row while keeping features ascending
         sub = np.sort(np.where(sub == PAD, np.iinfo(np.int64).max, sub), axis=2)
-        sub = np.where(sub == np.iinfo(np.int64).max, PAD, sub).reshape(-1, d)
+        sub = np.where(sub == np.iinfo(np.int64).max, PAD, sub).reshape(len(c) * c.shape[1], d)
         rows.append(np.pad(sub, ((0, 0), (0, int(limit) - min(d, int(limit)))), constant_values=PAD)[:, :limit])
         coefs.append(c.ravel())
     return aggregate_terms(np.vstack(rows), np.concatenate(coefs), n_features)

@@ -21,13 +21,15 @@ from typing import Any
 import numpy as np
 
 from ..explanation import Explanation, Interaction
-from .table import format_value, shorten, unit_texts
+from .table import format_value, method_label, shorten, unit_texts
 
 #: end colours of the diverging scale (ColorBrewer RdBu ends): positive attributions red, negative blue
 POSITIVE_RGB = (178, 24, 43)
 NEGATIVE_RGB = (33, 102, 172)
 _ATTRIBUTIONS = ("shapley", "banzhaf", "mobius")
+#: metadata / request keys with their own place in the report (not repeated in the details table)
 _SHOWN_ELSEWHERE = {"text", "units", "spans", "question", "target", "answer", "feature_names", "request"}
+_SHOWN_ELSEWHERE |= {"method", "budget"}
 
 _SCRIPT = """
 document.body.classList.add("interactive");
@@ -214,7 +216,7 @@ def _stats(explanation: Explanation) -> list[tuple[str, str]]:
     holdout = info.get("holdout_queries", 0)
     timing = explanation.timing
     rows = [
-        ("method", str(explanation.method)),
+        ("method", method_label(explanation, reason=True)),
         ("budget", "method default" if budget is None else str(budget)),
         ("model queries", f"{explanation.n_queries}" + (f" (+{holdout} held out for R²)" if holdout else "")),
         ("faithfulness R²", r2_text),
@@ -227,7 +229,7 @@ def _stats(explanation: Explanation) -> list[tuple[str, str]]:
         ("surrogate terms", f"{len(explanation.fourier)} (max order {explanation.fourier.max_degree})"),
     ]
     for key, value in {**request, **meta}.items():
-        if key not in _SHOWN_ELSEWHERE and key != "budget" and isinstance(value, str | int | float | bool):
+        if key not in _SHOWN_ELSEWHERE and isinstance(value, str | int | float | bool):
             rows.append((str(key), str(value)))
     return rows
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..explanation import Explanation
 from .html import NEGATIVE_RGB, POSITIVE_RGB
-from .table import interaction_label, unit_texts
+from .table import interaction_label, method_label, unit_texts
 
 
 def plot_explanation(
@@ -19,11 +19,12 @@ def plot_explanation(
     index: str = "mobius",
     min_order: int = 1,
     units: Sequence[str] | None = None,
-    width: int = 24,
+    width: int = 48,
 ) -> Any:
     """Horizontal bars of the ``k`` strongest interactions under ``index`` (red raises, blue lowers the output).
 
     Draws on ``ax`` (a new figure when None) and returns the axes; the strongest interaction is on top.
+    Each bar's label shows its units as ``[i] text``, cut so the whole label fits in about ``width`` characters.
     """
     texts = unit_texts(explanation, units)
     top = explanation.top(k, index=index, min_order=min_order)
@@ -31,7 +32,7 @@ def plot_explanation(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(8, 0.45 * max(len(top), 2) + 1.2))
-    labels = [interaction_label(t, texts, width) for t in top][::-1]
+    labels = [interaction_label(t, texts, max(6, width // len(t.features) - 6)) for t in top][::-1]
     values = [t.value for t in top][::-1]
     colors = [tuple(c / 255 for c in (POSITIVE_RGB if v >= 0 else NEGATIVE_RGB)) for v in values]
     ax.barh(range(len(values)), values, color=colors)
@@ -40,7 +41,7 @@ def plot_explanation(
     ax.set_xlabel(f"{index} value")
     r2 = explanation.faithfulness.get("r2")
     r2_text = "" if r2 is None else f", R² {r2:.2f}"
-    ax.set_title(f"{explanation.method}: {explanation.n_queries} queries{r2_text}")
+    ax.set_title(f"{method_label(explanation)}: {explanation.n_queries} queries{r2_text}")
     return ax
 
 

@@ -28,6 +28,15 @@ def interaction_label(interaction: Interaction, units: Sequence[str], width: int
     return " × ".join(f"[{i}] {shorten(units[i], width)}" for i in interaction.features)
 
 
+def method_label(explanation: Explanation, reason: bool = False) -> str:
+    """The method name, with the method ``auto`` chose (and, with ``reason``, why): ``auto → exact (...)``."""
+    choice = explanation.info.get("auto")
+    if not isinstance(choice, dict) or "choice" not in choice:
+        return str(explanation.method)
+    why = f" ({choice['reason']})" if reason and choice.get("reason") else ""
+    return f"auto → {choice['choice']}{why}"
+
+
 def format_value(value: float) -> str:
     return f"{value:+.4g}"
 

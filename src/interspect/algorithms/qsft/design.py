@@ -146,8 +146,10 @@ def all_digits(b: int, q: int) -> np.ndarray:
 def group_queries(m: np.ndarray, dels: np.ndarray, q: int) -> np.ndarray:
     """``(P, q^b, n)`` uint8 queries ``M l + d`` of one group (``l`` in C order)."""
     base = ((all_digits(m.shape[1], q) @ m.T) % q).astype(np.uint8)
-    add = (np.arange(q)[:, None] + np.arange(q)[None, :]) % q  # addition table of Z_q
-    return add.astype(np.uint8)[base[None, :, :], dels.astype(np.uint8)[:, None, :]]
+    out = np.add(base[None, :, :], dels.astype(np.uint8)[:, None, :])
+    if q <= 128:  # a sum s < 2q: s - q wraps around in uint8 exactly when s < q, so min(s, s - q) = s mod q
+        return np.minimum(out, out - np.uint8(q), out=out)
+    return out % q
 
 
 def bin_weights(b: int, q: int) -> np.ndarray:

@@ -134,7 +134,9 @@ class Peeler:
                 break
             det = self.detect(self.u.reshape(-1, self.n_delays)[cand])
             group, bin_ = np.divmod(cand, self.n_bins)
-            ok = (det.energy > self.zero_thr) & (det.residual <= np.maximum(REL_TOL * det.energy, self.resid_thr))
+            import os
+            ratio = float(os.environ.get("QSFT_RATIO", "0"))
+            ok = (det.energy > self.zero_thr) & (det.residual <= np.maximum(np.maximum(REL_TOL, ratio) * det.energy, self.resid_thr))
             ok &= self.bins_of(det.k)[np.arange(len(cand)), group] == bin_
             if max_order is not None:
                 ok &= (det.k != 0).sum(axis=1) <= max_order

@@ -74,41 +74,40 @@ class QaryQueryEngine:
         return out
 
     def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Insertion positions of ``keys`` in the store and whether each is already there."""
         pos = np.searchsorted(self._keys, keys)
         found = np.zeros(len(keys), dtype=bool)
         inside = pos < len(self._keys)
         found[inside] = self._keys[pos[inside]] == keys[inside]
-        return np.minimum(pos, max(len(self._keys) - 1, 0)), found
+        return pos, found
 
     def seen(self, x: np.ndarray) -> np.ndarray:
         """Whether each input row was already requested through this engine."""
         pos, found = self._locate(self._keys_of(self._validate(x)))
-        return found & self._asked[pos] if len(self._asked) else found
+        found[found] = self._asked[pos[found]]
+        return found
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Model values for each row of ``x``; only inputs never seen before reach the model."""
         x = self._validate(x)
         if len(x) == 0:
             return np.zeros(0)
-        keys = self._keys_of(x)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        unique, first, inverse = np.unique(self._keys_of(x), return_index=True, return_inverse=True)
         pos, found = self._locate(unique)
-        todo = first[~found]
-        if len(todo):
+        new = ~found
+        if new.any():
+            todo = x[first[new]]
             values = np.concatenate(
-                [self._call_model(x[todo[lo : lo + self.batch_size]]) for lo in range(0, len(todo), self.batch_size)]
+                [self._call_model(todo[lo : lo + self.batch_size]) for lo in range(0, len(todo), self.batch_size)]
             )
-            self._merge(keys[todo], values)
-            pos, _ = self._locate(unique)
+            # both sides are sorted: insert the new keys in place, then shift every position by the new keys before it
+            at = pos[new]
+            self._keys = np.insert(self._keys, at, unique[new])
+            self._values = np.insert(self._values, at, values)
+            self._asked = np.insert(self._asked, at, False)
+            pos = pos + np.cumsum(new) - new
         self._asked[pos] = True
         return self._values[pos][inverse.ravel()]
-
-    def _merge(self, keys: np.ndarray, values: np.ndarray) -> None:
-        all_keys = np.concatenate([self._keys, keys])
-        order = np.argsort(all_keys, kind="stable")
-        self._keys = all_keys[order]
-        self._values = np.concatenate([self._values, values])[order]
-        self._asked = np.concatenate([self._asked, np.zeros(len(keys), dtype=bool)])[order]
 
     def _call_model(self, batch: np.ndarray) -> np.ndarray:
         start = time.perf_counter()

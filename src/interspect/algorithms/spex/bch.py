@@ -13,7 +13,7 @@ operations), and the parity rows ``x^(P+i) mod g`` by doubling with ``P x P`` co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def _times_alpha(a: np.ndarray, m: int, poly: int) -> np.ndarray:
     return np.where(a >> m, a ^ poly, a)
 
 
-@lru_cache(maxsize=None)
+@cache
 def galois_field(m: int) -> GaloisField:
     """The field GF(2^m) with the primitive polynomial of :data:`PRIMITIVE_POLYS` (cached)."""
     if m not in PRIMITIVE_POLYS:

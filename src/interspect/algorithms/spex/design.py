@@ -48,7 +48,7 @@ class Design:
     def delays(self) -> np.ndarray:
         """``(P + 1, n)`` uint8 delay rows: zeros, then ``parity.T``."""
         zero = np.zeros((1, self.code.n_message), dtype=np.uint8)
-        return np.vstack([zero, self.code.parity.T])
+        return np.ascontiguousarray(np.vstack([zero, self.code.parity.T]))
 
     @cached_property
     def hashes(self) -> np.ndarray:
@@ -81,17 +81,18 @@ class Design:
         Masks are generated and sent a few delay rows at a time so memory stays bounded at large ``n``.
         """
         n, size = self.code.n_message, 1 << self.b
-        points = ((np.arange(size)[:, None] >> np.arange(self.b)) & 1).astype(np.float32)  # (2^b, b): l
-        delays = self.delays().astype(bool)
+        parity = np.zeros(1, dtype=np.uint8)  # parity[v] = popcount(v) mod 2, built by doubling
+        while len(parity) < size:
+            parity = np.concatenate([parity, 1 - parity])
+        points = np.arange(size)[:, None]
+        delays = self.delays()  # uint8 0/1: XOR on bytes is several times faster than on numpy bools
         per_call = max(1, _MASK_CHUNK // max(1, size * n))
         values = np.empty((self.n_groups, self.n_delays, size))
         for c in range(self.n_groups):
-            base = ((points @ self.matrices[c].T.astype(np.float32)) % 2).astype(bool)  # (2^b, n): M_c l
+            base = parity[points & self.hashes[c, None, :n]]  # (2^b, n): bit i of M_c l is <row i of M_c, l>
             for lo in range(0, self.n_delays, per_call):
-                block = base[None, :, :] ^ delays[lo : lo + per_call, None, :]
-                values[c, lo : lo + per_call] = np.asarray(engine(block.reshape(-1, n)), dtype=np.float64).reshape(
-                    -1, size
-                )
+                block = (base[None, :, :] ^ delays[lo : lo + per_call, None, :]).view(bool).reshape(-1, n)
+                values[c, lo : lo + per_call] = np.asarray(engine(block), dtype=np.float64).reshape(-1, size)
         bins = np.ascontiguousarray(np.moveaxis(values, 2, 0)).reshape(size, -1)  # (2^b, C * (P+1))
         fwht(bins)
         bins /= size

@@ -57,7 +57,8 @@ def _thresholds(bins: np.ndarray, z: float, eps: float) -> Thresholds:
     per_bin = np.where(energy > 4.0 * r_abs, r_abs * n_delays / dof, energy)
     # a low quantile, rescaled as if every bin were pure noise (chi-square with P degrees of freedom / P):
     # multitons inflate every upper quantile, so only the quietest bins say how loud the noise is
-    noise = float(np.quantile(per_bin, NOISE_QUANTILE)) * dof / (2.0 * scipy.special.gammaincinv(dof / 2, NOISE_QUANTILE))
+    chi2_quantile = 2.0 * scipy.special.gammaincinv(dof / 2, NOISE_QUANTILE)
+    noise = float(np.quantile(per_bin, NOISE_QUANTILE)) * dof / chi2_quantile
     return Thresholds(
         noise,
         noise * (1.0 + z * np.sqrt(2.0 / n_delays)) + eps,

@@ -19,7 +19,8 @@ import scipy.sparse.linalg as spla
 
 from .design import Design
 
-_DENSE_LIMIT = 3000  # solve the normal equations densely up to this many coefficients
+_DENSE_LIMIT = 300  # solve the normal equations densely up to this many coefficients, by CG beyond
+_DENSE_FALLBACK = 4000  # largest system re-solved densely when CG does not converge
 
 
 @dataclass
@@ -38,9 +39,7 @@ def _design_matrix(design: Design, idx: np.ndarray) -> sp.csc_matrix:
     rows = ((np.arange(n_groups)[None, :] * size + bins) * n_delays)[:, :, None] + np.arange(n_delays)
     data = np.broadcast_to(signs[:, None, :], rows.shape)
     cols = np.broadcast_to(np.arange(k)[:, None, None], rows.shape)
-    return sp.csc_matrix(
-        (data.ravel(), (rows.ravel(), cols.ravel())), shape=(n_groups * size * n_delays, k)
-    )
+    return sp.csc_matrix((data.ravel(), (rows.ravel(), cols.ravel())), shape=(n_groups * size * n_delays, k))
 
 
 def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float = 0.0) -> Refit:
@@ -63,9 +62,11 @@ def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float =
             coefs = scipy.linalg.solve(dense, rhs, assume_a="pos")
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             coefs = np.linalg.lstsq(dense, rhs, rcond=None)[0]
-    else:
+    else:  # the Gram matrix is sparse and close to diagonal (C (P+1) on the diagonal): CG converges fast
         precond = sp.diags(1.0 / np.maximum(diag, 1e-300))
-        coefs, _ = spla.cg(gram, rhs, rtol=1e-10, atol=0.0, maxiter=2000, M=precond)
+        coefs, status = spla.cg(gram, rhs, rtol=1e-12, atol=0.0, maxiter=1000, M=precond)
+        if status != 0 and len(idx) <= _DENSE_FALLBACK:
+            coefs = np.linalg.lstsq(gram.toarray(), rhs, rcond=None)[0]
     fitted = a @ coefs
     rss = float(np.sum((u - fitted) ** 2))
     dof = len(u) - len(idx)

@@ -13,13 +13,14 @@ import time
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...transforms.sparse import PAD, SparseTransform
 from ..base import FitResult, uniform_masks
 from .bch import bch_code
 from .design import Design
 from .peeling import peel
-from .planner import budget_hint, plan_spex
+from .planner import MAX_BITS, budget_hint, plan_spex
 from .refit import refit_bins
 
 DEFAULT_MAX_HOLDOUT = 10_000
@@ -58,6 +59,24 @@ def _mean_only(engine, budget: int, message: str, rng: np.random.Generator) -> F
     values = np.asarray(engine(masks), dtype=np.float64)
     fourier = SparseTransform([()], [float(values.mean())], engine.n_features)
     return FitResult(fourier, {"method": "spex", "feasible": False, "message": message})
+
+
+def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, alpha: float, z: float):
+    """Refit peeled supports + ∅ (+ all singletons when the design can identify them); drop insignificant terms."""
+    width = max(design.code.t, 1)
+    parts = [_padded(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
+    with_singletons = singletons and (len(peeled.idx) + n + 1) * 2 <= design.n_queries
+    if with_singletons:
+        parts.append(_padded(np.arange(n)[:, None], width))
+    support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
+    fit = refit_bins(design, bins, support, alpha)
+    empty = (support >= 0).sum(axis=1) == 0
+    scale = np.abs(fit.coefs[~empty]).max(initial=0.0)
+    keep = empty | ((np.abs(fit.coefs) > z * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
+    if not keep.all():
+        support = support[keep]
+        fit = refit_bins(design, bins, support, alpha)
+    return SparseTransform(support, fit.coefs, n), fit, with_singletons
 
 
 def fit_spex(
@@ -123,29 +142,15 @@ def fit_spex(
     used = engine.n_queries - before
     timing["query_s"] = time.perf_counter() - clock - (getattr(engine, "model_time", 0.0) - model_before)
 
-    clock = time.perf_counter()
-    peeled = peel(
-        design, bins, max_degree=degree_bound, chase_depth=chase_depth if soft else 0, noise_z=noise_z
-    )
-    timing["decode_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    width = max(plan.t, 1)
-    parts = [_padded(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
-    n_rows = design.n_groups * design.n_delays * (1 << design.b)
-    with_singletons = refit_singletons and (len(peeled.idx) + n + 1) * 2 <= n_rows
-    if with_singletons:
-        parts.append(_padded(np.arange(n)[:, None], width))
-    support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
-    fit = refit_bins(design, bins, support, ridge_alpha)
-    empty = (support >= 0).sum(axis=1) == 0
-    scale = np.abs(fit.coefs[~empty]).max(initial=0.0)
-    keep = empty | ((np.abs(fit.coefs) > noise_z * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
-    if not keep.all():
-        support = support[keep]
-        fit = refit_bins(design, bins, support, ridge_alpha)
-    fourier = SparseTransform(support, fit.coefs, n)
-    timing["refit_s"] = time.perf_counter() - clock
+    # decoding and refitting only touch small matrices: one BLAS thread is fastest, and multi-threaded BLAS on a
+    # busy machine can be a thousand times slower (threads spin while waiting for a core)
+    with threadpool_limits(limits=1, user_api="blas"):
+        clock = time.perf_counter()
+        peeled = peel(design, bins, max_degree=degree_bound, chase_depth=chase_depth if soft else 0, noise_z=noise_z)
+        timing["decode_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        fourier, fit, with_singletons = _refit(design, bins, peeled, n, refit_singletons, ridge_alpha, noise_z)
+        timing["refit_s"] = time.perf_counter() - clock
 
     holdout = _holdout(engine, budget, used, max_holdout, rng)
     info: dict[str, Any] = {
@@ -171,14 +176,17 @@ def fit_spex(
         "timing": timing,
     }
     messages = [plan.message] if plan.message else []
+    bigger = min(plan.b + 2, n, MAX_BITS)
+    advice = f" Try a budget of at least {budget_hint(n, plan.t, plan.n_groups, bigger)}." if bigger > plan.b else ""
     if peeled.unresolved_energy > 0.05 and peeled.n_unresolved > 0:
-        bigger = min(plan.b + 2, n)
         messages.append(
             f"peeling left {peeled.unresolved_energy:.0%} of the signal energy in {peeled.n_unresolved} unresolved"
-            f" bins: the function is not sparse enough for {1 << plan.b} bins per group (b={plan.b})."
-            f" Try a budget of at least {budget_hint(n, plan.t, plan.n_groups, bigger)}."
-            if bigger > plan.b
-            else f"peeling left {peeled.unresolved_energy:.0%} of the signal energy unresolved."
+            f" bins: the function is not sparse enough for {1 << plan.b} bins per group (b={plan.b})." + advice
+        )
+    elif fit.r2_bins < 0.5:
+        messages.append(
+            f"the recovered terms explain only {max(fit.r2_bins, 0.0):.0%} of the variance of the queried values:"
+            " the function looks noisy or not sparse enough at this budget." + advice
         )
     if messages:
         info["message"] = " ".join(messages)

@@ -1,0 +1,297 @@
+"""ProxySPEX / auto versus shapiq 1.8's ProxySPEX and spectralexplain's ProxySPEX, in one run.
+
+Cases: planted hierarchical and non-hierarchical sparse functions (n in {64, 256, 1024}), a trained
+GradientBoosting model (n in {30, 200}, masked features set to the training mean) and VADER sentiment of a
+long review with word-level masking (n ~ 150). Budgets: {0.25, 0.5, 1} n log2 n and the SPEX budgets b in
+{4, 6} (``spex_query_count(n, b, t=4)``).
+
+Per method and budget: R² (exact by Parseval for planted functions, else on held-out uniform masks the
+methods never saw), algorithm time (wall time minus time inside the model), peak memory (RSS above the
+pre-run level, sampled every 5 ms in a side thread — it includes LightGBM's C++ allocations), distinct
+queries. Then, per case, the smallest budget in the grid at which each method reaches R² >= 0.9.
+
+    /work/benchenv/bin/python bench/bench_proxyspex.py --quick     # n in {64, 256}, tree n = 30, VADER
+    /work/benchenv/bin/python bench/bench_proxyspex.py             # everything (long: the references are slow)
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import threading
+import time
+import warnings
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+from interspect.algorithms.auto import fit_auto  # noqa: E402
+from interspect.algorithms.proxyspex import fit_proxyspex  # noqa: E402
+from interspect.algorithms.spex.planner import spex_query_count  # noqa: E402
+from interspect.query.engine import QueryEngine  # noqa: E402
+from interspect.transforms.sparse import SparseTransform  # noqa: E402
+
+warnings.filterwarnings("ignore")
+REVIEW = (
+    "I did not expect much from this film, and honestly the first hour is not good. The pacing is slow, the "
+    "dialogue is clumsy and the lead actor never seems comfortable. But the second half is a different story. "
+    "The tension builds beautifully, the score is haunting, and the final scene is not just clever but deeply "
+    "moving. It isn't perfect: a subplot about the brother goes nowhere and the villain is hardly menacing. "
+    "Still, I would not call it a failure at all. The photography is stunning, the supporting cast is superb, "
+    "and I left the theater happy rather than disappointed. Not the best movie of the year, but certainly not "
+    "the worst, and I can't stop thinking about it. Highly recommended for patient viewers who don't mind a "
+    "rough start."
+)
+
+
+# ----------------------------------------------------------------------------------------------- cases
+class Case:
+    def __init__(self, name, n, fn, truth=None, test_masks=None):
+        self.name, self.n, self.fn, self.truth = name, n, fn, truth
+        self.test_masks = test_masks
+        self.test_values = None if test_masks is None else fn(test_masks)
+
+    def r2(self, fourier: SparseTransform) -> float:
+        if self.truth is not None:
+            return 1.0 - (fourier - self.truth).energy(include_empty=True) / self.truth.energy()
+        pred = fourier.predict(self.test_masks)
+        v = self.test_values
+        return 1.0 - float(((pred - v) ** 2).sum()) / float(((v - v.mean()) ** 2).sum())
+
+
+def planted(n: int, hierarchical: bool, seed: int) -> Case:
+    rng = np.random.default_rng(seed)
+    terms: dict[tuple[int, ...], float] = {(): 1.0}
+    if hierarchical:  # 6 top interactions of order 2..4 with all their subsets
+        for _ in range(6):
+            top = tuple(sorted(rng.choice(n, int(rng.integers(2, 5)), replace=False).tolist()))
+            for r in range(1, len(top) + 1):
+                for sub in itertools.combinations(top, r):
+                    terms.setdefault(sub, float(rng.choice([-1, 1]) * rng.uniform(0.3, 1) * 0.8 ** (len(top) - r)))
+    else:  # 24 terms of order 1..4 with no subsets: half are pure interactions
+        while len(terms) < 25:
+            d = int(rng.integers(1, 5))
+            terms[tuple(sorted(rng.choice(n, d, replace=False).tolist()))] = float(rng.normal())
+    truth = SparseTransform.from_dict(terms, n)
+    return Case(f"planted-{'hier' if hierarchical else 'nonhier'} n={n}", n, truth.predict, truth)
+
+
+def tree_model(n: int, seed: int, n_test: int) -> Case:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3000, n))
+    y = (
+        np.sin(x[:, 0]) * x[:, 1]
+        + x[:, 2] * (x[:, 3] > 0)
+        + 0.5 * x[:, 4] * x[:, 5] * x[:, 6]
+        + x[:, 7:12].sum(axis=1) * 0.3
+        + 0.1 * rng.normal(size=3000)
+    )
+    model = GradientBoostingRegressor(n_estimators=150, max_depth=4, random_state=seed).fit(x, y)
+    point, baseline = rng.normal(size=n) * 1.5, x.mean(axis=0)
+
+    def fn(masks):
+        return model.predict(np.where(masks, point, baseline))
+
+    test = np.random.default_rng(seed + 1).random((n_test, n)) < 0.5
+    return Case(f"tree-model GBR n={n}", n, fn, test_masks=test)
+
+
+def vader(n_test: int) -> Case:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer, words = SentimentIntensityAnalyzer(), np.array(REVIEW.split())
+
+    def fn(masks):
+        return np.array([analyzer.polarity_scores(" ".join(words[row]))["compound"] for row in masks])
+
+    test = np.random.default_rng(99).random((n_test, len(words))) < 0.5
+    return Case(f"VADER review n={len(words)}", len(words), fn, test_masks=test)
+
+
+# ----------------------------------------------------------------------------------------------- methods
+class PeakRSS:
+    """Peak resident memory above the level at entry, sampled in a side thread."""
+
+    def __enter__(self):
+        self.proc, self.base, self.peak, self.stop = psutil.Process(), psutil.Process().memory_info().rss, 0, False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.stop:
+            self.peak = max(self.peak, self.proc.memory_info().rss - self.base)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self.stop = True
+        self.thread.join()
+
+
+class Counted:
+    """Wraps a value function: distinct masks asked and seconds inside the model."""
+
+    def __init__(self, fn):
+        self.fn, self.model_time, self.seen = fn, 0.0, set()
+
+    def __call__(self, masks):
+        masks = np.asarray(masks).astype(bool)
+        self.seen.update(map(bytes, np.packbits(masks, axis=1)))
+        t = time.perf_counter()
+        out = np.asarray(self.fn(masks), dtype=float)
+        self.model_time += time.perf_counter() - t
+        return out
+
+
+def run_ours(case, budget, seed, auto=False):
+    engine = QueryEngine(case.fn, case.n, batch_size=4096)
+    fit = fit_auto if auto else fit_proxyspex
+    t = time.perf_counter()
+    res = fit(engine, budget=budget, max_order=4, random_state=seed)
+    wall = time.perf_counter() - t
+    extra = res.info.get("auto", {}).get("choice", "") if auto else ""
+    return res.fourier, wall - engine.model_time, engine.n_queries, extra
+
+
+def run_shapiq(case, budget, seed):
+    from shapiq.approximator.proxy.proxyspex import ProxySPEX
+
+    approx = ProxySPEX(n=case.n, max_order=4, index="FBII", random_state=seed)
+    captured = {}
+    refine = approx._refine
+
+    def spy(*args, **kwargs):
+        captured["fourier"] = refine(*args, **kwargs)
+        return captured["fourier"]
+
+    approx._refine = spy
+    game = Counted(case.fn)
+    t = time.perf_counter()
+    approx.approximate(budget, game)
+    wall = time.perf_counter() - t
+    four = captured["fourier"]
+    return SparseTransform.from_dict(four, case.n), wall - game.model_time, len(game.seen), ""
+
+
+def run_spectralexplain(case, budget, seed):
+    import spectralexplain as spx
+
+    np.random.seed(seed)  # noqa: NPY002 - spectralexplain draws its masks from the global RNG
+    game = Counted(case.fn)
+    t = time.perf_counter()
+    explainer = spx.Explainer(game, case.n, sample_budget=budget, max_order=4, algorithm="proxyspex")
+    wall = time.perf_counter() - t
+    four = {tuple(np.flatnonzero(np.array(k)).tolist()): float(v) for k, v in explainer.fourier_transform.items()}
+    return SparseTransform.from_dict(four, case.n), wall - game.model_time, len(game.seen), ""
+
+
+METHODS = {
+    "interspect proxyspex": run_ours,
+    "interspect auto": lambda c, b, s: run_ours(c, b, s, auto=True),
+    "shapiq ProxySPEX": run_shapiq,
+    "spectralexplain": run_spectralexplain,
+}
+REFS = ("shapiq ProxySPEX", "spectralexplain")
+
+
+def budgets_for(n: int, spex_bits: tuple[int, ...]) -> list[tuple[str, int]]:
+    nlogn = n * np.log2(n)
+    out = [(f"{a}·nlogn", int(round(a * nlogn))) for a in (0.25, 0.5, 1.0)]
+    out += [(f"SPEX b={b}", spex_query_count(n, b, 4)) for b in spex_bits]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small cases, b=4 only, references only where affordable")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ref-max-queries", type=int, default=None, help="skip references above this many queries")
+    args = ap.parse_args()
+    quick = args.quick
+    n_test = 2000 if quick else 10_000
+    planted_ns = (64, 256) if quick else (64, 256, 1024)
+    cases = [planted(n, h, seed=n + h) for h in (True, False) for n in planted_ns]
+    cases += [tree_model(n, 3, n_test) for n in ((30,) if quick else (30, 200))]
+    cases.append(vader(n_test))
+    spex_bits = (4,) if quick else (4, 6)
+    ref_cap = args.ref_max_queries or (3000 if quick else 10**9)
+    fit_proxyspex(QueryEngine(cases[0].fn, cases[0].n), budget=200, max_order=2, random_state=0)  # warm imports
+    import shapiq.approximator.proxy.proxyspex  # noqa: F401
+    import spectralexplain  # noqa: F401
+
+    rows = []
+    print(f"{'case':28s} {'budget':12s} {'method':22s} {'queries':>7s} {'R2':>8s} {'alg s':>8s} {'peak MB':>8s} note")
+    for case in cases:
+        for label, budget in budgets_for(case.n, spex_bits):
+            for name, run in METHODS.items():
+                if name in REFS and budget > ref_cap:
+                    continue
+                if name == "spectralexplain" and quick and not label.startswith("1.0"):
+                    continue  # its 60-fit grid search is minutes per run: one budget per case in quick mode
+                try:
+                    with PeakRSS() as mem:
+                        fourier, alg, queries, note = run(case, budget, args.seed)
+                    r2 = case.r2(fourier)
+                except Exception as exc:  # a reference crashing is a result too
+                    fourier, alg, queries, r2, note = None, float("nan"), 0, float("nan"), f"crash: {exc!r:.60s}"
+                    mem = type("M", (), {"peak": 0})()
+                row = dict(
+                    case=case.name,
+                    label=label,
+                    budget=budget,
+                    method=name,
+                    queries=queries,
+                    r2=r2,
+                    alg=alg,
+                    mem=mem.peak / 2**20,
+                    note=note,
+                )
+                rows.append(row)
+                print(
+                    f"{case.name:28s} {label:12s} {name:22s} {queries:7d} {r2:8.4f} {alg:8.2f} {row['mem']:8.1f} "
+                    f"{note}",
+                    flush=True,
+                )
+    summarize(rows)
+
+
+def summarize(rows):
+    print("\n### Ratios vs the better reference at each (case, budget) (R² difference, time ratio ours/ref)")
+    print(
+        "| case | budget | queries | R² ours | R² auto | R² shapiq | R² spectralexplain | alg s ours |"
+        " alg s best ref | time ratio | peak MB ours / ref |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    keys = sorted({(r["case"], r["budget"], r["label"]) for r in rows}, key=lambda k: (k[0], k[1]))
+    get = {(r["case"], r["budget"], r["method"]): r for r in rows}
+    for case, budget, label in keys:
+        ours, auto = get.get((case, budget, "interspect proxyspex")), get.get((case, budget, "interspect auto"))
+        refs = [get.get((case, budget, m)) for m in REFS]
+        fmt = lambda r: "—" if r is None or not np.isfinite(r["r2"]) else f"{r['r2']:.4f}"  # noqa: E731
+        ok = [r for r in refs if r is not None and np.isfinite(r["r2"])]
+        best_t = min((r["alg"] for r in ok), default=float("nan"))
+        best_m = min((r["mem"] for r in ok), default=float("nan"))
+        print(
+            f"| {case} | {label} ({budget}) | {ours['queries']} | {fmt(ours)} | {fmt(auto)} | {fmt(refs[0])} |"
+            f" {fmt(refs[1])} | {ours['alg']:.2f} | {best_t:.2f} | {ours['alg'] / best_t:.3f} |"
+            f" {ours['mem']:.0f} / {best_m:.0f} |"
+        )
+    print("\n### Smallest budget in the grid reaching R² >= 0.9")
+    print("| case | interspect proxyspex | interspect auto | shapiq ProxySPEX | spectralexplain |")
+    print("|---|---|---|---|---|")
+    for case in sorted({r["case"] for r in rows}):
+        cells = []
+        for m in METHODS:
+            hit = sorted(r["budget"] for r in rows if r["case"] == case and r["method"] == m and r["r2"] >= 0.9)
+            tried = [r for r in rows if r["case"] == case and r["method"] == m]
+            cells.append(str(hit[0]) if hit else ("not run" if not tried else "not reached"))
+        print(f"| {case} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""SPEX benchmark: interspect's SPEX against shapiq's SPEX and spectralexplain on planted sparse functions.
+
+Every (configuration, method) pair runs in its own fresh subprocess, so cold-start costs (code
+construction, JIT compilation) are included and peak memory (``ru_maxrss``) is per method. All methods get
+the same budget, which every one of them turns into the same design (``3 (P+1) 2^b`` queries).
+
+Planted functions: ``k`` Fourier terms of degree 1..5 with coefficients ±U(0.5, 1.5) (plus a mean term);
+"hierarchical" ones are closed under taking subsets (every subset of an interaction is also a term).
+Noise, when on, is a deterministic pseudo-random function of the mask whose variance is 10% of the signal
+variance; R² is measured exactly (Parseval) against the noise-free function.
+
+Run with the benchmark environment (the peers live only there)::
+
+    /work/benchenv/bin/python bench/bench_spex.py --grid quick      # ~10 minutes
+    /work/benchenv/bin/python bench/bench_spex.py --grid full       # every combination (long)
+    /work/benchenv/bin/python bench/bench_spex.py --methods interspect --grid full --scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+METHODS = ("interspect", "shapiq", "spectralexplain")
+T = 5  # degree bound used by every method
+
+
+# ---------------------------------------------------------------------------------------------- planted functions
+def planted(n: int, k: int, hierarchical: bool, seed: int):
+    from interspect.transforms.sparse import SparseTransform
+
+    rng = np.random.default_rng(seed)
+    terms: dict[tuple[int, ...], float] = {(): 1.0}
+
+    def coef() -> float:
+        return float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.5))
+
+    while len(terms) < k + 1:
+        top = tuple(sorted(rng.choice(n, int(rng.integers(1, T + 1)), replace=False).tolist()))
+        group = [s for d in range(1, len(top) + 1) for s in itertools.combinations(top, d)] if hierarchical else [top]
+        for s in group[: k + 1 - len(terms)] if hierarchical else group:
+            terms.setdefault(s, coef())
+    return SparseTransform.from_dict(terms, n)
+
+
+def value_function(truth, noise: float, seed: int):
+    """Noise-free ``truth`` plus deterministic pseudo-noise of variance ``noise * signal variance``."""
+    sd = float(np.sqrt(noise * truth.energy()))
+    w = np.random.default_rng(seed + 1).normal(scale=1e4, size=truth.n_features)
+    spent = [0.0]
+
+    def f(x):
+        start = time.perf_counter()
+        x = np.asarray(x).astype(bool)
+        out = truth.predict(x)
+        if sd:
+            out = out + sd * np.sqrt(2.0) * np.cos(x.astype(np.float64) @ w)
+        spent[0] += time.perf_counter() - start
+        return out
+
+    return f, spent
+
+
+# ---------------------------------------------------------------------------------------------- one method, in-process
+def run_interspect(n, budget, f, b):
+    from interspect.algorithms.spex import fit_spex
+    from interspect.query.engine import QueryEngine
+
+    engine = QueryEngine(f, n, batch_size=4096, progress=False)
+    result = fit_spex(engine, budget=budget, max_order=T, random_state=0, max_holdout=0)
+    extra = {"decode_s": result.info["timing"]["decode_s"], "refit_s": result.info["timing"]["refit_s"]}
+    return result.fourier.to_dict(), engine.n_queries, extra
+
+
+def run_shapiq(n, budget, f, b):
+    from shapiq.approximator.sparse import SPEX
+    from shapiq.approximator.sparse.base import SubsampledSignalFourier, sparse_fourier_transform
+
+    approx = SPEX(n=n, max_order=T, index="FBII", random_state=0, degree_parameter=T)
+    used = approx._set_transform_budget(budget)
+    signal = SubsampledSignalFourier(func=lambda x: f(x.astype(bool)), n=n, q=2, query_args=approx.query_args)
+    # the Fourier transform SPEX computes before converting it to an index (conversion time not counted)
+    out = sparse_fourier_transform(signal, **approx.decoder_args)
+    return {tuple(np.flatnonzero(key).tolist()): float(np.real(v)) for key, v in out.items()}, used, {}
+
+
+def run_spectralexplain(n, budget, f, b):
+    import spectralexplain as spx
+
+    # spectralexplain's own planner samples a dummy function at b = 3..12 to count queries; its count
+    # equals ours, so the design's b is passed directly instead of paying for that
+    signal, counts = spx.sampling_strategy(f, 3, b, n, sample_save_dir=None, t=T)
+    out = spx.support_recovery("soft", signal, b, T)
+    return {tuple(np.flatnonzero(key).tolist()): float(v) for key, v in out.items()}, counts[b], {}
+
+
+def worker(cfg: dict) -> dict:
+    t_import = time.perf_counter()
+    runner = {"interspect": run_interspect, "shapiq": run_shapiq, "spectralexplain": run_spectralexplain}[cfg["method"]]
+    from interspect.transforms.sparse import SparseTransform
+
+    truth = planted(cfg["n"], cfg["k"], cfg["hier"], cfg["seed"])
+    f, spent = value_function(truth, cfg["noise"], cfg["seed"])
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    fourier, queries, extra = runner(cfg["n"], cfg["budget"], f, cfg["b"])
+    wall = time.perf_counter() - start
+    fit = SparseTransform.from_dict(fourier, cfg["n"]) if fourier else SparseTransform.empty(cfg["n"])
+    r2 = 1.0 - (fit - truth).energy(include_empty=True) / truth.energy()
+    return {
+        **cfg,
+        "queries": int(queries),
+        "r2": float(r2),
+        "alg_s": wall - spent[0],
+        "model_s": spent[0],
+        "setup_s": start - t_import,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "base_mb": base_rss,
+        "terms": len(fourier),
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def spawn(cfg: dict, timeout: float) -> dict:
+    cmd = [sys.executable, __file__, "--worker", json.dumps(cfg)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {**cfg, "error": f"timeout after {timeout:.0f}s"}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode or not lines:
+        return {**cfg, "error": (out.stderr.strip().splitlines() or ["failed"])[-1][:120]}
+    return json.loads(lines[-1])
+
+
+def grid(kind: str) -> list[dict]:
+    from interspect.algorithms.spex import spex_query_count
+
+    def cfg(n, k, hier, noise, b):
+        return {
+            "n": n,
+            "k": k,
+            "hier": hier,
+            "noise": noise,
+            "b": b,
+            "budget": spex_query_count(n, b, T),
+            "seed": n + k,
+        }
+
+    if kind == "quick":
+        return [cfg(n, 20, False, 0.0, 6) for n in (64, 256, 1024)] + [
+            cfg(1024, 100, True, 0.1, 8),
+            cfg(256, 10, False, 0.1, 3),  # 1,104 queries, 10% noise
+        ]
+    out = [
+        cfg(n, k, hier, noise, 6 if k == 20 else 8)
+        for n in (64, 256, 1024)
+        for k in (20, 100)
+        for hier in (False, True)
+        for noise in (0.0, 0.1)
+    ]
+    return out + [cfg(256, 10, False, 0.1, 3), cfg(256, 20, False, 0.1, 3), cfg(256, 100, False, 0.0, 4)]
+
+
+def fmt_table(rows: list[dict]) -> str:
+    head = (
+        "| n | k | hier | noise | method | queries | R² | alg s | peak MB | Δ MB"
+        " | time ratio (best ref / ours) | peak ratio (best ref / ours) |"
+    )
+    lines = [head, "|" + "---|" * 12]
+    key = lambda r: (r["n"], r["k"], r["hier"], r["noise"], r["budget"])  # noqa: E731
+    for _, group in itertools.groupby(sorted(rows, key=key), key=key):
+        group = list(group)
+        ours = next((r for r in group if r["method"] == "interspect" and "error" not in r), None)
+        refs = [r for r in group if r["method"] != "interspect" and "error" not in r]
+        for r in sorted(group, key=lambda r: METHODS.index(r["method"])):
+            if "error" in r:
+                lines.append(
+                    f"| {r['n']} | {r['k']} | {r['hier']} | {r['noise']} | {r['method']} | — | — | — | — | — |"
+                    f" {r['error']} | |"
+                )
+                continue
+            ratio_t = ratio_m = ""
+            if r is ours and refs:
+                ratio_t = f"{min(x['alg_s'] for x in refs) / max(r['alg_s'], 1e-9):.0f}×"
+                ratio_m = f"{min(x['peak_mb'] for x in refs) / r['peak_mb']:.1f}×"
+            lines.append(
+                f"| {r['n']} | {r['k']} | {r['hier']} | {r['noise']} | {r['method']} | {r['queries']:,} |"
+                f" {r['r2']:.4f} | {r['alg_s']:.2f} | {r['peak_mb']:.0f} | {r['peak_mb'] - r['base_mb']:.0f} |"
+                f" {ratio_t} | {ratio_m} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", choices=("quick", "full"), default="quick")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per method run")
+    parser.add_argument("--scale", action="store_true", help="also time interspect at n=1,024 (b=8) and n=10,000")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    rows = []
+    for cfg in grid(args.grid):
+        for method in methods:
+            row = spawn({**cfg, "method": method}, args.timeout)
+            rows.append(row)
+            shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+            print(json.dumps(shown), file=sys.stderr, flush=True)
+    print(fmt_table(rows))
+    if args.scale:
+        from interspect.algorithms.spex import spex_query_count
+
+        scale = []
+        for n, k in ((1024, 100), (10_000, 100)):
+            cfg = {"n": n, "k": k, "hier": False, "noise": 0.0, "b": 8, "budget": spex_query_count(n, 8, T), "seed": 7}
+            scale.append(spawn({**cfg, "method": "interspect"}, args.timeout))
+        print("\n| n | k | queries | R² | alg s (total, cold) | decode s | refit s | model s | peak MB |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in scale:
+            if "error" in r:
+                print(f"| {r['n']} | {r['k']} | error: {r['error']} | | | | | | |")
+                continue
+            print(
+                f"| {r['n']:,} | {r['k']} | {r['queries']:,} | {r['r2']:.4f} | {r['alg_s']:.2f} | {r['decode_s']:.3f} |"
+                f" {r['refit_s']:.3f} | {r['model_s']:.2f} | {r['peak_mb']:.0f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

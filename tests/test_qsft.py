@@ -1,0 +1,233 @@
+"""q-SFT: exact recovery of planted sparse q-ary functions, agreement with the exact oracles, noise, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+import interspect
+from interspect.algorithms.qsft import QaryExplanation, QaryQueryEngine, explain_qary, fit_qsft, plan_qsft
+from interspect.algorithms.qsft.design import query_count
+from interspect.query.engine import QueryError
+from interspect.transforms.exact import all_masks, exact_fourier
+from interspect.transforms.qary import SparseQaryTransform, all_qary_inputs, exact_qary_fourier
+from interspect.transforms.sparse import SparseTransform
+
+
+def planted(n: int, q: int, n_pairs: int, seed: int, max_degree: int = 3) -> SparseQaryTransform:
+    """A real function with ``2 * n_pairs`` non-zero coefficients (each ``k`` with its conjugate ``-k``)."""
+    rng = np.random.default_rng(seed)
+    rows = np.zeros((n_pairs, n), dtype=np.int64)
+    degrees = rng.integers(1, max_degree + 1, size=n_pairs)
+    for r, d in enumerate(degrees):
+        rows[r, rng.choice(n, size=d, replace=False)] = rng.integers(1, q, size=d)
+    coefs = rng.normal(size=n_pairs) + 1j * rng.normal(size=n_pairs)
+    coefs *= 1 + np.abs(coefs)  # keep them away from zero
+    if q == 2:
+        return SparseQaryTransform(rows, coefs.real, n, q)
+    return SparseQaryTransform(np.vstack([rows, (-rows) % q]), np.concatenate([coefs, coefs.conj()]), n, q)
+
+
+def assert_same_transform(got: SparseQaryTransform, want: SparseQaryTransform, atol: float = 1e-8) -> None:
+    want = want.prune(tol=atol)
+    got = got.prune(tol=atol)
+    np.testing.assert_array_equal(got.locations(), want.locations())
+    np.testing.assert_allclose(got.coefs, want.coefs, atol=atol)
+
+
+@pytest.mark.parametrize(("q", "n", "pairs"), [(3, 40, 15), (4, 30, 12), (5, 25, 10)])
+def test_exact_recovery_of_planted_functions(q, n, pairs):
+    truth = planted(n, q, pairs, seed=q)
+    expl = explain_qary(lambda x: truth.predict(x), n, q, sparsity=len(truth), random_state=0, holdout=300)
+    assert_same_transform(expl.transform, truth)
+    plan = plan_qsft(n, q, sparsity=len(truth))
+    assert expl.n_queries <= plan.n_queries == expl.info["planned_queries"]
+    assert expl.n_queries >= 0.99 * plan.n_queries  # rows rarely coincide at this n
+    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["r2"] == pytest.approx(1.0)
+    assert expl.info["holdout_queries"] == expl.faithfulness["n_masks"] > 250
+    x = np.random.default_rng(1).integers(0, q, size=(200, n))
+    np.testing.assert_allclose(expl.predict(x), truth.predict(x), atol=1e-8)
+    assert set(expl.timing) == {"algorithm_s", "model_s", "total_s"}
+
+
+@pytest.mark.parametrize(("n", "q"), [(4, 3), (3, 4), (3, 5)])
+def test_agrees_with_the_exact_transform_on_a_dense_function(n, q):
+    # with b = n every bin holds one frequency, so the whole (non-sparse) transform is recovered
+    table = np.random.default_rng(n + q).normal(size=q**n)
+
+    def f(x):
+        return table[np.ravel_multi_index(x.T, (q,) * n)]
+
+    expl = explain_qary(f, n, q, sparsity=q**n, random_state=1)
+    assert expl.info["b"] == n
+    assert_same_transform(expl.transform, exact_qary_fourier(f, n, q), atol=1e-9)
+
+
+def test_agrees_with_the_exact_transform_on_a_small_sparse_function():
+    n, q = 6, 3
+    truth = planted(n, q, 6, seed=11, max_degree=2)
+    oracle = exact_qary_fourier(lambda x: truth.predict(x), n, q, tol=1e-9)
+    expl = explain_qary(lambda x: truth.predict(x), n, q, sparsity=len(truth), random_state=3)
+    assert_same_transform(expl.transform, oracle)
+    assert expl.n_queries < q**n  # cheaper than the oracle
+
+
+@pytest.mark.parametrize("keep_value", [1, 0])
+def test_q2_agrees_with_the_binary_path(keep_value):
+    n = 12
+    rng = np.random.default_rng(5)
+    binary = SparseTransform([(0,), (3, 7), (1, 2, 9), (5,), (4, 11)], rng.normal(size=5) * 3, n)
+
+    def masks_value_function(masks):
+        return binary.predict(masks)
+
+    def qary_value_function(x):
+        return masks_value_function(x == keep_value)
+
+    expl = explain_qary(qary_value_function, n, 2, sparsity=8, random_state=2)
+    got = expl.transform.to_binary(keep_value=keep_value).prune(1e-9)
+    want = exact_fourier(masks_value_function, n).prune(1e-9)
+    assert got.to_dict().keys() == want.to_dict().keys()
+    np.testing.assert_allclose(list(got.to_dict().values()), list(want.to_dict().values()), atol=1e-9)
+    # the same function seen through the q-ary convention: F_q(k) = F_bin(T) (keep = 1) or (-1)^|T| F_bin(T)
+    masks = all_masks(n)[:: 97]
+    np.testing.assert_allclose(expl.predict(masks.astype(int) if keep_value else (~masks).astype(int)),
+                               binary.predict(masks), atol=1e-9)
+
+
+def test_seeds_reproduce():
+    n, q = 30, 4
+    truth = planted(n, q, 8, seed=21)
+
+    def noisy(seed):
+        noise = np.random.default_rng(seed)
+        return lambda x: truth.predict(x) + 0.05 * noise.normal(size=len(x))
+
+    a = explain_qary(noisy(0), n, q, random_state=7, noise_robust=True, sparsity=16)
+    b = explain_qary(noisy(0), n, q, random_state=7, noise_robust=True, sparsity=16)
+    c = explain_qary(noisy(0), n, q, random_state=8, noise_robust=True, sparsity=16)
+    np.testing.assert_array_equal(a.transform.locations(), b.transform.locations())
+    np.testing.assert_array_equal(a.transform.coefs, b.transform.coefs)
+    assert not (len(a.transform) == len(c.transform) and np.array_equal(a.transform.coefs, c.transform.coefs))
+
+
+def test_noise_robust_design_degrades_gracefully():
+    n, q = 40, 3
+    truth = planted(n, q, 10, seed=31)
+    sd = np.sqrt(truth.variance())
+    x = np.random.default_rng(2).integers(0, q, size=(2000, n))
+    y = truth.predict(x)
+    scores = []
+    for level in (0.05, 0.3):
+        noise = np.random.default_rng(4)
+        expl = explain_qary(
+            lambda z, level=level, noise=noise: truth.predict(z) + level * sd * noise.normal(size=len(z)),
+            n, q, sparsity=len(truth), noise_robust=True, random_state=5,
+        )
+        assert expl.info["n_repeats"] == 3
+        assert expl.info["noise_sd_estimate"] == pytest.approx(level * sd, rel=0.2)
+        scores.append(1 - np.sum((y - expl.predict(x)) ** 2) / np.sum((y - y.mean()) ** 2))
+    assert scores[0] > 0.999 and scores[1] > 0.95
+
+
+def test_budget_planner_closed_form():
+    n, q = 50, 3
+    for budget in (3_000, 20_000, 200_000):
+        plan = plan_qsft(n, q, budget)
+        assert plan.n_queries <= budget
+        assert plan.n_queries == plan.n_delays * (plan.n_groups * (q**plan.b - 1) + 1)
+        bigger = query_count(n, q, plan.b + 1, 3) if plan.b < n else np.inf
+        assert bigger > budget  # b is the largest that fits three groups
+    robust = plan_qsft(n, q, 200_000, noise_robust=True)
+    assert robust.n_repeats == 3 and robust.n_delays == 3 * (n + 1)
+    truth = planted(n, q, 5, seed=41)
+    expl = explain_qary(lambda x: truth.predict(x), n, q, budget=20_000, random_state=0)
+    assert expl.n_queries <= 20_000
+    assert_same_transform(expl.transform, truth)
+    with pytest.raises(ValueError, match="too small"):
+        plan_qsft(n, q, 100)
+
+
+def test_explanation_outputs_and_json_round_trip():
+    n, q = 20, 3
+    truth = SparseQaryTransform(
+        np.array([[1] + [0] * 19, [2] + [0] * 19, [0, 1, 1] + [0] * 17, [0, 2, 2] + [0] * 17]),
+        [2.0, 2.0, 1 - 1j, 1 + 1j],
+        n,
+        q,
+    )
+    names = [f"w{i}" for i in range(n)]
+    expl = explain_qary(lambda x: truth.predict(x), n, q, sparsity=8, random_state=0, feature_names=names)
+    imp = expl.feature_importance()
+    assert imp.shape == (n,) and imp[0] == pytest.approx(8 / 12) and imp[1] == imp[2] == pytest.approx(4 / 12)
+    assert expl.feature_importance("main")[1] == pytest.approx(0.0, abs=1e-12)
+    assert list(expl.pair_importance()) == [(1, 2)]
+    top = expl.top(2)
+    assert {t.features for t in top} == {(0,)} and top[0].names == ("w0",)
+    back = QaryExplanation.from_json(expl.to_json())
+    assert back.n_queries == expl.n_queries and back.feature_names == names and back.q == q
+    x = np.random.default_rng(0).integers(0, q, size=(30, n))
+    np.testing.assert_allclose(back.predict(x), expl.predict(x))
+    assert json.loads(expl.to_json())["info"]["b"] == expl.info["b"]
+    assert "q=3" in repr(expl)
+
+
+def test_package_level_entry_point():
+    assert interspect.explain_qary is explain_qary
+
+
+def test_query_engine_dedups_and_counts():
+    calls = []
+
+    def f(x):
+        calls.append(len(x))
+        return x.sum(axis=1).astype(float)
+
+    engine = QaryQueryEngine(f, 4, 5, batch_size=3)
+    x = np.array([[0, 1, 2, 3], [4, 4, 4, 4], [0, 1, 2, 3], [1, 1, 1, 1]])
+    np.testing.assert_array_equal(engine(x), [6, 16, 6, 4])
+    assert engine.n_queries == 3 and calls == [3]
+    np.testing.assert_array_equal(engine(np.vstack([x, [[2, 2, 2, 2]]])), [6, 16, 6, 4, 8])
+    assert engine.n_queries == 4 and engine.n_evaluated == 4
+    np.testing.assert_array_equal(engine.seen(np.array([[2, 2, 2, 2], [3, 3, 3, 3]])), [True, False])
+    big = all_qary_inputs(5, 5)
+    np.testing.assert_array_equal(QaryQueryEngine(lambda z: z @ (7 ** np.arange(5)), 5, 5, batch_size=1000)(big),
+                                  big @ (7 ** np.arange(5)))
+
+
+@pytest.mark.parametrize(
+    ("value_function", "error", "match"),
+    [
+        (lambda x: np.full(len(x), np.nan), QueryError, "non-finite"),
+        (lambda x: np.zeros(len(x) + 1), QueryError, "shape"),
+        (lambda x: np.zeros((len(x), 2)), QueryError, "shape"),
+        (lambda x: np.zeros(len(x), dtype=complex) + 1j, QueryError, "real numbers"),
+        (lambda x: 1 / 0, QueryError, "ZeroDivisionError"),
+    ],
+)
+def test_bad_value_functions_give_clear_errors(value_function, error, match):
+    with pytest.raises(error, match=match):
+        explain_qary(value_function, 5, 3, sparsity=4, random_state=0)
+
+
+def test_bad_arguments_give_clear_errors():
+    f = lambda x: np.zeros(len(x))  # noqa: E731
+    with pytest.raises(ValueError, match="q must be between"):
+        explain_qary(f, 5, 1)
+    with pytest.raises(ValueError, match="required"):
+        explain_qary(f, 5)
+    with pytest.raises(ValueError, match="budget"):
+        explain_qary(f, 5, 3, budget=0)
+    with pytest.raises(ValueError, match="holdout"):
+        explain_qary(f, 5, 3, holdout=-1)
+    engine = QaryQueryEngine(f, 5, 3)
+    with pytest.raises(ValueError, match="0..2"):
+        engine(np.array([[0, 1, 2, 3, 0]]))
+    with pytest.raises(ValueError, match="shape"):
+        engine(np.zeros((2, 4), dtype=int))
+    with pytest.raises(ValueError, match="does not match"):
+        explain_qary(engine, q=4)
+    with pytest.raises(TypeError, match="QaryQueryEngine"):
+        fit_qsft(f)
+    with pytest.raises(ValueError, match="max_order"):
+        fit_qsft(engine, max_order=0)
