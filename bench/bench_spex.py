@@ -133,14 +133,21 @@ def worker(cfg: dict) -> dict:
 # ---------------------------------------------------------------------------------------------- driver
 def spawn(cfg: dict, timeout: float) -> dict:
     cmd = [sys.executable, __file__, "--worker", json.dumps(cfg)]
+    # one BLAS/OpenMP thread for every method: on a shared 2-core box multi-threaded BLAS spins and makes
+    # timings meaningless (interspect limits BLAS threads itself; the references do not)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         return {**cfg, "error": f"timeout after {timeout:.0f}s"}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode or not lines:
         return {**cfg, "error": (out.stderr.strip().splitlines() or ["failed"])[-1][:120]}
     return json.loads(lines[-1])
+
+
+def run_key(row: dict) -> tuple:
+    return tuple(row[k] for k in ("method", "n", "k", "hier", "noise", "b", "budget", "seed"))
 
 
 def grid(kind: str) -> list[dict]:
@@ -208,16 +215,31 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per method run")
     parser.add_argument("--scale", action="store_true", help="also time interspect at n=1,024 (b=8) and n=10,000")
+    parser.add_argument("--cache", help="JSON-lines file of finished runs, reused for methods not in --rerun")
+    parser.add_argument("--rerun", default="interspect", help="methods to run again even if cached")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    rerun = {m.strip() for m in args.rerun.split(",")}
+    cached = {}
+    if args.cache and os.path.exists(args.cache):
+        with open(args.cache) as fh:
+            for line in fh:
+                row = json.loads(line)
+                cached[run_key(row)] = row
     rows = []
     for cfg in grid(args.grid):
         for method in methods:
-            row = spawn({**cfg, "method": method}, args.timeout)
+            job = {**cfg, "method": method}
+            row = cached.get(run_key(job)) if method not in rerun else None
+            if row is None:
+                row = spawn(job, args.timeout)
+                if args.cache and "error" not in row:
+                    with open(args.cache, "a") as fh:
+                        fh.write(json.dumps(row) + "\n")
             rows.append(row)
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
             print(json.dumps(shown), file=sys.stderr, flush=True)

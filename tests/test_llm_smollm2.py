@@ -34,19 +34,20 @@ def smollm2():
 
 
 def reference_logprob(model, prompt_ids: list[int], target_ids: list[int]) -> tuple[float, list[int]]:
-    """One prompt at a time, one target token at a time, full logits, no padding, no cache.
+    """One prompt at a time, one target token at a time (incremental decoding), no padding, full logits.
 
     Returns the total log-probability and the greedy (argmax) token at every target position.
     """
     import torch
 
     total, argmaxes = 0.0, []
-    for t, token in enumerate(target_ids):
-        ids = torch.tensor([prompt_ids + target_ids[:t]])
-        with torch.inference_mode():
-            logits = model(input_ids=ids).logits[0, -1].double()
-        total += float(torch.log_softmax(logits, -1)[token])
-        argmaxes.append(int(logits.argmax()))
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
+        for token in target_ids:
+            logits = out.logits[0, -1].double()
+            total += float(torch.log_softmax(logits, -1)[token])
+            argmaxes.append(int(logits.argmax()))
+            out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
     return total, argmaxes
 
 

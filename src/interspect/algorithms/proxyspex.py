@@ -35,7 +35,7 @@ from .base import FitResult
 from .tree_fourier import _row_keys, lightgbm_to_fourier
 
 MIN_FIT_QUERIES = 8  # below this no proxy is trained; the mean is returned with a message
-_RIDGE_GRID = (1e-8, 1e-4, 1e-2)  # ridge strengths relative to the (±1) design's diagonal
+_RIDGE_GRID = (1e-8, 1e-4, 1e-2, 1e-1)  # ridge strengths relative to the (±1) design's diagonal
 _PATIENCE = 25  # early-stopping rounds
 _MAX_ROUNDS = 800
 _MIN_GAIN = 1e-4  # a round must cut the validation MSE by this share of the variance to count as progress

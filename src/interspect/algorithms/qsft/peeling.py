@@ -24,6 +24,8 @@ from .design import bin_weights
 REL_TOL = 1e-8  # residual / energy below which a bin is a singleton whatever the noise estimate
 ZERO_TOL = 1e-20  # bin energy (relative to the largest) below which a bin is empty
 MIN_MATCHED = 5  # bins needed to estimate the noise floor from singletons
+RESIDUAL_RATIO = 0.5  # with noise: a candidate leaving at most this share of its bin's energy is peeled
+NOISY_REL = 1e-16  # noise floor (relative to the largest bin entry power) above which the data count as noisy
 
 
 def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -78,6 +80,10 @@ class Peeler:
         floor = ZERO_TOL * float(first_energy.max(initial=0.0))
         self.zero_thr = max(floor, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
         self.resid_thr = self.noise * chi2.ppf(1 - alpha, 2 * (p - 1)) / 2
+        # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
+        # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
+        noisy = self.noise > NOISY_REL * floor / ZERO_TOL / p
+        self.ratio = RESIDUAL_RATIO if noisy else REL_TOL
         self.alpha = alpha
 
     def _noise_floor(self, first: Detection) -> float:
@@ -134,9 +140,8 @@ class Peeler:
                 break
             det = self.detect(self.u.reshape(-1, self.n_delays)[cand])
             group, bin_ = np.divmod(cand, self.n_bins)
-            import os
-            ratio = float(os.environ.get("QSFT_RATIO", "0"))
-            ok = (det.energy > self.zero_thr) & (det.residual <= np.maximum(np.maximum(REL_TOL, ratio) * det.energy, self.resid_thr))
+            tolerance = np.maximum(self.ratio * det.energy, self.resid_thr)
+            ok = (det.energy > self.zero_thr) & (det.residual <= tolerance)
             ok &= self.bins_of(det.k)[np.arange(len(cand)), group] == bin_
             if max_order is not None:
                 ok &= (det.k != 0).sum(axis=1) <= max_order

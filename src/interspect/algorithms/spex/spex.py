@@ -133,7 +133,8 @@ def fit_spex(
     degree_bound = min(int(max_order), plan.t)
     timing: dict[str, float] = {}
     clock = time.perf_counter()
-    code = bch_code(n, plan.t)
+    with threadpool_limits(limits=1, user_api="blas"):
+        code = bch_code(n, plan.t)
     design = Design.random(code, plan.b, plan.n_groups, rng)
     timing["code_s"] = time.perf_counter() - clock
 
