@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import threading
 import time
@@ -211,6 +212,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small cases, b=4 only, references only where affordable")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ref-max-queries", type=int, default=None, help="skip references above this many queries")
+    ap.add_argument("--rows", default="bench/results/proxyspex_rows.jsonl", help="every measured row (JSON lines)")
+    ap.add_argument(
+        "--reuse-refs", action="store_true", help="take reference rows from --rows instead of rerunning them"
+    )
     args = ap.parse_args()
     quick = args.quick
     n_test = 2000 if quick else 10_000
@@ -225,6 +230,13 @@ def main():
     import spectralexplain  # noqa: F401
 
     rows = []
+    cached = {}
+    if args.reuse_refs and os.path.exists(args.rows):
+        with open(args.rows) as fh:
+            for line in fh:
+                r = json.loads(line)
+                cached[(r["case"], r["budget"], r["method"])] = r
+    out = open(args.rows, "w")  # noqa: SIM115 - kept open for the whole run, rows flushed as they come
     print(f"{'case':28s} {'budget':12s} {'method':22s} {'queries':>7s} {'R2':>8s} {'alg s':>8s} {'peak MB':>8s} note")
     for case in cases:
         for label, budget in budgets_for(case.n, spex_bits):
@@ -233,6 +245,10 @@ def main():
                     continue
                 if name == "spectralexplain" and quick and not label.startswith("1.0"):
                     continue  # its 60-fit grid search is minutes per run: one budget per case in quick mode
+                if name in REFS and (case.name, budget, name) in cached:
+                    rows.append(cached[(case.name, budget, name)])
+                    out.write(json.dumps(rows[-1]) + "\n")
+                    continue
                 try:
                     with PeakRSS() as mem:
                         fourier, alg, queries, note = run(case, budget, args.seed)
@@ -252,6 +268,8 @@ def main():
                     note=note,
                 )
                 rows.append(row)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
                 print(
                     f"{case.name:28s} {label:12s} {name:22s} {queries:7d} {r2:8.4f} {alg:8.2f} {row['mem']:8.1f} "
                     f"{note}",

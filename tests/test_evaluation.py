@@ -111,6 +111,24 @@ def test_milp_and_exhaustive_search_agree(direction, seed):
         assert len(greedy.features) == k and not greedy.optimal
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(1, 20),
+    st.integers(0, 2**31 - 1),
+    st.sampled_from(["decrease", "increase", "abs"]),
+    st.data(),
+)
+def test_property_milp_matches_exhaustive_search(n, terms, seed, direction, data):
+    surrogate = random_sparse(n, terms, 4, seed)
+    k = data.draw(st.integers(0, n))
+    _, best = brute_removal(surrogate, k, direction)
+    result = top_k_removal(surrogate, k, direction=direction, method="milp")
+    score = {"decrease": result.change, "increase": -result.change, "abs": abs(result.change)}[direction]
+    assert len(set(result.features)) == k and result.optimal
+    assert score == pytest.approx(best, abs=1e-9)
+
+
 def test_milp_on_a_planted_interaction_greedy_misses():
     # change(R) = sum of the dividends m(T) with T ∩ R ≠ ∅: {0}: 1, {1}: 1, {2}: 3, {0, 1}: 6, {0, 2}: 4
     n = 30

@@ -137,3 +137,24 @@ def test_vader_value_function_and_negation_interaction():
     top = expl.top(1, order=2)[0]
     assert top.names == ("not", "good") and top.value < 0  # negation flips "good": a negative pair interaction
     assert expl.top(1, order=1)[0].names == ("good",)
+
+
+@pytest.mark.slow
+def test_offline_sentiment_classifier_and_negation():
+    """The packaged MiniLM + logistic-regression classifier: held-out accuracy, negation, the value function."""
+    pytest.importorskip("torch")
+    from interspect.frontends.offline import load_sentiment_classifier
+
+    try:
+        clf = load_sentiment_classifier()  # built on first use (about a minute), then cached
+    except ImportError as exc:
+        pytest.skip(str(exc))
+    assert clf.info["test_accuracy"] > 0.7 and clf.info["n_test"] >= 500
+    p = clf.predict_proba(["good", "not good", "It never fails to impress.", "It fails to impress."])[:, 1]
+    assert p[0] > 0.5 > p[1] and p[2] > p[3]
+    vf = build_text_value_function("sentiment", "It never fails to impress.", unit="word")
+    assert vf.target == "positive" and vf.units == ["It", "never", "fails", "to", "impress"]
+    masks = np.array([[1, 1, 1, 1, 1], [1, 0, 1, 1, 1]], dtype=bool)
+    values = vf(masks)
+    np.testing.assert_allclose(values[0], np.log(p[2] / (1 - p[2])), atol=1e-6)
+    assert values[1] < values[0]  # without "never" the review reads less positive

@@ -231,3 +231,19 @@ def test_bad_arguments_give_clear_errors():
         fit_qsft(f)
     with pytest.raises(ValueError, match="max_order"):
         fit_qsft(engine, max_order=0)
+
+
+def test_binary_method_adapter_matches_the_exact_binary_transform():
+    from interspect.algorithms.qsft.binary import fit_qsft_binary
+    from interspect.query.engine import QueryEngine
+
+    n = 16
+    rng = np.random.default_rng(9)
+    binary = SparseTransform([(), (2,), (4, 9), (1, 5, 14), (7,), (0, 15)], rng.normal(size=6) * 2, n)
+    engine = QueryEngine(binary.predict, n)
+    fit = fit_qsft_binary(engine, budget=3_000, max_order=3, random_state=0)
+    want = exact_fourier(binary.predict, n).prune(1e-9)
+    got = fit.fourier.prune(1e-9)
+    assert got.to_dict().keys() == want.to_dict().keys()
+    np.testing.assert_allclose(list(got.to_dict().values()), list(want.to_dict().values()), atol=1e-9)
+    assert engine.n_queries == fit.info["queries"] <= 3_000

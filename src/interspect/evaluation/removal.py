@@ -89,8 +89,7 @@ def _milp(
     """Maximise ``sign * f̂(1 - r)`` over removal indicators ``r`` on ``candidates``, ``lo <= sum r <= hi``.
 
     ``h(R) = f̂(1 - 1_R)`` has Fourier coefficients ``(-1)^|T| F(T)``; in its Möbius form ``sum_T m_h(T) prod r_i``
-    every product of more than ``k`` indicators vanishes, so those terms are dropped and the LP relaxation
-    stays tight because most indicators are zero.
+    every product of more than ``hi`` indicators vanishes, so those terms are dropped.
     """
     fourier = surrogate.to_fourier()
     flipped = fourier.with_coefs(np.where(fourier.degrees % 2 == 1, -fourier.coefs, fourier.coefs))
@@ -103,14 +102,15 @@ def _milp(
     nx = len(candidates)
     c = np.zeros(nx)
     singles = mob.degrees == 1
-    np.add.at(c, var[singles, 0], -gain[singles])  # milp minimises
+    if singles.any():
+        np.add.at(c, var[singles, 0], -gain[singles])  # milp minimises
     multi = np.flatnonzero(mob.degrees >= 2)
     ny = len(multi)
     y_of = nx + np.arange(ny)
     c = np.concatenate([c, -gain[multi]])
     rows, cols, vals, lb, ub = [], [], [], [], []
     n_rows = 0
-    # larger product helps: y_T - x_i <= 0 for every i in T
+    # larger product helps: y_T - r_i <= 0 for every i in T
     up = multi[gain[multi] > 0]
     if len(up):
         member = var[up] >= 0
@@ -123,7 +123,7 @@ def _milp(
         lb.append(np.full(len(r), -np.inf))
         ub.append(np.zeros(len(r)))
         n_rows += len(r)
-    # larger product hurts: y_T - sum_{i in T} x_i >= 1 - |T|
+    # larger product hurts: y_T - sum_{i in T} r_i >= 1 - |T|
     down = multi[gain[multi] < 0]
     if len(down):
         member = var[down] >= 0
@@ -167,8 +167,10 @@ def top_k_removal(
     """The ``k`` features whose joint removal from the all-kept mask changes the surrogate most.
 
     ``method="auto"`` searches exhaustively when there are at most ``max_exact`` candidate subsets and
-    solves the MILP otherwise; ``"greedy"`` is the fast heuristic, also used if the MILP finds nothing
-    within ``time_limit`` seconds. ``Removal.optimal`` says whether the answer is proven optimal.
+    solves the MILP otherwise (``time_limit`` seconds per solve; ``"abs"`` solves two). ``"greedy"`` is the
+    fast heuristic; it also runs next to the MILP and its answer is kept when the MILP, stopped by the time
+    limit, found nothing better (``Removal.method`` then says ``"greedy"``). ``Removal.optimal`` is True only
+    for a proven optimum (exhaustive search or a MILP solved to optimality).
     """
     if not isinstance(surrogate, SparseTransform) or surrogate.basis not in ("fourier", "mobius"):
         raise TypeError("surrogate must be a Fourier or Möbius SparseTransform")
@@ -186,7 +188,7 @@ def top_k_removal(
     if method == "auto":
         total = sum(comb(len(active), j) for j in range(sizes[0], sizes[1] + 1))
         method = "exact" if total <= max_exact else "milp"
-    if len(active) == 0:
+    if sizes[1] == 0:  # nothing the surrogate uses may be removed (k = 0 or no active features)
         method = "exact"
     optimal = method == "exact"
     if method == "exact":

@@ -122,7 +122,9 @@ class SparseQaryTransform:
         if idx.size and (idx.max() >= n_features or idx.min() < PAD):
             raise ValueError(f"feature positions must lie in 0..{n_features - 1}")
         r, c = np.nonzero(idx != PAD)
-        if np.any(rows[r, idx[r, c]] != 0):
+        counts = np.zeros(rows.shape, dtype=np.int64)
+        np.add.at(counts, (r, idx[r, c]), 1)
+        if counts.max(initial=0) > 1:
             raise ValueError("a frequency lists the same feature twice")
         rows[r, idx[r, c]] = vals[r, c]
         return cls(rows, coefs, n_features, q)

@@ -77,12 +77,12 @@ class Peeler:
         p = self.n_delays
         self.noise = self._noise_floor(self.detect(bins.reshape(-1, p)))
         first_energy = np.einsum("cjp,cjp->cj", bins.conj(), bins).real
-        floor = ZERO_TOL * float(first_energy.max(initial=0.0))
-        self.zero_thr = max(floor, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
+        peak = float(first_energy.max(initial=0.0))
+        self.zero_thr = max(ZERO_TOL * peak, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
         self.resid_thr = self.noise * chi2.ppf(1 - alpha, 2 * (p - 1)) / 2
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
         # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
-        noisy = self.noise > NOISY_REL * floor / ZERO_TOL / p
+        noisy = self.noise > NOISY_REL * peak / p
         self.ratio = RESIDUAL_RATIO if noisy else REL_TOL
         self.alpha = alpha
 

@@ -1,7 +1,7 @@
 """Batched, de-duplicated, accounted access to a value function of q-ary inputs.
 
 The binary :class:`~interspect.query.engine.QueryEngine` handles 0/1 masks; this is its q-ary counterpart.
-Rows are keyed by their bit-packed digits (``ceil(log2 q)`` bits per feature) and kept in a sorted array,
+Rows are keyed by their digits packed into 1, 2, 4 or 8 bits each and kept in a sorted array,
 so de-duplication within and across calls is a sort and a ``searchsorted`` — no Python loop per row.
 """
 
@@ -37,10 +37,11 @@ class QaryQueryEngine:
         self.n_features = int(n_features)
         self.q = check_q(q)
         self.batch_size = int(batch_size)
-        # keys: base-q digits packed into uint64 words, ``per_word`` digits each (Horner's rule)
-        self._per_word = max(1, int(64 * np.log(2) / np.log(self.q) + 1e-9))
-        self._n_words = -(-self.n_features // self._per_word)
-        self._key_dtype = np.dtype((np.void, 8 * self._n_words))
+        # keys: each digit takes a byte of a row; `per_word` row words are OR-ed together at shifts of `bits`
+        bits = next(b for b in (1, 2, 4, 8) if self.q <= 1 << b)
+        self._bits, self._per_word = bits, 8 // bits
+        self._width = -(-self.n_features // (8 * self._per_word)) * 8 * self._per_word  # padded row bytes
+        self._key_dtype = np.dtype((np.void, self._width // self._per_word))
         self._keys = np.zeros(0, dtype=self._key_dtype)  # sorted, unique
         self._values = np.zeros(0)
         self._asked = np.zeros(0, dtype=bool)
@@ -61,16 +62,17 @@ class QaryQueryEngine:
         return check_inputs(arr, self.n_features, self.q).astype(np.uint8)
 
     def _keys_of(self, x: np.ndarray) -> np.ndarray:
+        """Exact keys: the row's digits, ``bits`` bits each, packed by bitwise ops on 64-bit words."""
         out = np.empty(len(x), dtype=self._key_dtype)
-        pad = self._n_words * self._per_word - self.n_features
-        q = np.uint64(self.q)
         for lo in range(0, len(x), _KEY_CHUNK):
             chunk = x[lo : lo + _KEY_CHUNK]
-            digits = np.pad(chunk, ((0, 0), (0, pad))).reshape(len(chunk), self._n_words, self._per_word)
-            words = np.zeros((len(chunk), self._n_words), dtype=np.uint64)
-            for t in range(self._per_word):
-                words = words * q + digits[:, :, t]
-            out[lo : lo + _KEY_CHUNK] = words.view(self._key_dtype).ravel()
+            buf = np.zeros((len(chunk), self._width), dtype=np.uint8)
+            buf[:, : self.n_features] = chunk
+            words = buf.view(np.uint64).reshape(len(chunk), -1, self._per_word)
+            key = words[:, :, 0].copy()
+            for j in range(1, self._per_word):
+                key |= words[:, :, j] << np.uint64(j * self._bits)
+            out[lo : lo + _KEY_CHUNK] = key.view(self._key_dtype).ravel()
         return out
 
     def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,9 +112,10 @@ class QaryQueryEngine:
         return self._values[pos][inverse.ravel()]
 
     def _call_model(self, batch: np.ndarray) -> np.ndarray:
+        batch = batch.astype(np.int64)
         start = time.perf_counter()
         try:
-            raw = self.value_function(batch.astype(np.int64))
+            raw = self.value_function(batch)
         except Exception as exc:
             raise QueryError(
                 f"value function raised {type(exc).__name__}: {exc} on a batch of {len(batch)} inputs"
