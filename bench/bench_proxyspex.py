@@ -216,14 +216,19 @@ def main():
     ap.add_argument(
         "--reuse-refs", action="store_true", help="take reference rows from --rows instead of rerunning them"
     )
+    ap.add_argument("--large", action="store_true", help="only the n = 1024 planted cases")
+    ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     args = ap.parse_args()
     quick = args.quick
     n_test = 2000 if quick else 10_000
     planted_ns = (64, 256) if quick else (64, 256, 1024)
-    cases = [planted(n, h, seed=n + h) for h in (True, False) for n in planted_ns]
-    cases += [tree_model(n, 3, n_test) for n in ((30,) if quick else (30, 200))]
-    cases.append(vader(n_test))
-    spex_bits = (4,) if quick else (4, 6)
+    if args.large:
+        cases = [planted(1024, h, seed=1024 + h) for h in (True, False)]
+    else:
+        cases = [planted(n, h, seed=n + h) for h in (True, False) for n in planted_ns]
+        cases += [tree_model(n, 3, n_test) for n in ((30,) if quick else (30, 200))]
+        cases.append(vader(n_test))
+    spex_bits = (4,) if quick and not args.large else (4, 6)
     ref_cap = args.ref_max_queries or (3000 if quick else 10**9)
     fit_proxyspex(QueryEngine(cases[0].fn, cases[0].n), budget=200, max_order=2, random_state=0)  # warm imports
     import shapiq.approximator.proxy.proxyspex  # noqa: F401
@@ -241,7 +246,7 @@ def main():
     for case in cases:
         for label, budget in budgets_for(case.n, spex_bits):
             for name, run in METHODS.items():
-                if name in REFS and budget > ref_cap:
+                if name in args.skip or (name in REFS and budget > ref_cap):
                     continue
                 if name == "spectralexplain" and quick and not label.startswith("1.0"):
                     continue  # its 60-fit grid search is minutes per run: one budget per case in quick mode
@@ -307,7 +312,8 @@ def summarize(rows):
         for m in METHODS:
             hit = sorted(r["budget"] for r in rows if r["case"] == case and r["method"] == m and r["r2"] >= 0.9)
             tried = [r for r in rows if r["case"] == case and r["method"] == m]
-            cells.append(str(hit[0]) if hit else ("not run" if not tried else "not reached"))
+            crashed = tried and all(str(r["note"]).startswith("crash") for r in tried)
+            cells.append(str(hit[0]) if hit else ("not run" if not tried else "crash" if crashed else "not reached"))
         print(f"| {case} | " + " | ".join(cells) + " |")
 
 

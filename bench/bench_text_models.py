@@ -15,7 +15,7 @@ the best possible drop (brute force over the table).
 
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE python bench/bench_text_models.py            # full run (~15 min on 2 busy cores)
+    OMP_WAIT_POLICY=PASSIVE python bench/bench_text_models.py            # full run (~15-20 min on 2 busy cores)
     OMP_WAIT_POLICY=PASSIVE python bench/bench_text_models.py --quick    # smaller texts, fewer seeds
 """
 
@@ -43,10 +43,10 @@ QA_CONTEXT = (
     "Marie Curie was born in Warsaw in 1867. She moved to Paris to study physics. In Paris she met Pierre Curie. "
     "They married in 1895. Together they discovered polonium and radium. "
     "Marie won the Nobel Prize in Physics in 1903. She won a second Nobel Prize, in Chemistry, in 1911. "
-    "Pierre died in a street accident in 1906. Marie later led the Radium Institute in Paris. She died in 1934."
+    "Marie later led the Radium Institute in Paris."
 )
 QA_QUESTION = "In which city was Marie Curie born?"
-REVIEW = "The plot drags, but the cast never fails to impress; the ending is not bad."
+REVIEW = "The plot drags, but the cast never fails to impress and it is not bad."
 METHODS = ("proxyspex", "spex", "lasso", "faith_banzhaf", "kernelshap")
 MAX_ORDER = 4
 
@@ -63,24 +63,31 @@ class Table:
 
 
 def measure_throughput(vf, masks: np.ndarray, repeats: int) -> dict[str, float]:
-    """Masks per second through the query engine versus the model's raw batched forward on the same texts.
+    """Masks per second through the query engine versus the model's own batched forward passes.
 
-    Raw: texts rendered and tokenised beforehand, only the model forward timed (the same batches the
-    scorer forms). Engine: a fresh ``QueryEngine`` from masks to values, everything included. The two are
-    interleaved and the best of ``repeats`` taken, to be fair on a shared machine.
+    Model: the distinct rendered texts tokenised beforehand, only the forward passes timed, batched as the
+    scorer batches them (for the LLM: shared-prefix cache + sorted, left-padded batches; the plain padded
+    forward without prefix sharing is reported too). Engine: a fresh ``QueryEngine`` from masks to values,
+    everything included (rendering, tokenising, de-duplication, validation). Interleaved, best of
+    ``repeats``, to be fair on a shared machine.
     """
-    texts = vf.render(masks)
+    texts = sorted(set(vf.render(masks)))
     scorer = vf.scorer
-    raw_times, engine_times = [], []
-    if hasattr(scorer, "score_ids"):  # causal LM: time the padded forward passes on pre-tokenised prompts
+    timings: dict[str, list[float]] = {"model": [], "plain": [], "engine": []}
+    if hasattr(scorer, "score_ids"):  # causal LM
         prompts = scorer.encode(texts)
-        lengths = np.array([len(p) for p in prompts])
-        batches = np.array_split(np.argsort(lengths, kind="stable"), int(np.ceil(len(prompts) / scorer.batch_size)))
 
-        def raw() -> None:
-            for rows in batches:
-                scorer._forward([prompts[r] for r in rows])
-    else:  # classifier: time the encoder forward on pre-tokenised, length-sorted batches
+        def model() -> None:
+            scorer.score_ids(prompts)
+
+        def plain() -> None:
+            scorer.share_prefix = False
+            try:
+                scorer.score_ids(prompts)
+            finally:
+                scorer.share_prefix = True
+
+    else:  # classifier: the encoder forward on pre-tokenised, length-sorted batches
         import torch
 
         encoder = scorer.predict.__self__.encoder
@@ -96,21 +103,31 @@ def measure_throughput(vf, masks: np.ndarray, repeats: int) -> dict[str, float]:
             for s in range(0, len(texts), encoder.batch_size)
         ]
 
-        def raw() -> None:
+        def model() -> None:
             with torch.inference_mode():
                 for batch in batches:
                     encoder.model(**batch)
 
+        plain = None
     for _ in range(repeats):
-        start = time.perf_counter()
-        raw()
-        raw_times.append(time.perf_counter() - start)
+        for name, run in (("model", model), ("plain", plain)):
+            if run is not None:
+                start = time.perf_counter()
+                run()
+                timings[name].append(time.perf_counter() - start)
         engine = QueryEngine(vf, vf.n_features, batch_size=256, progress=False)
         start = time.perf_counter()
         engine(masks)
-        engine_times.append(time.perf_counter() - start)
-    raw_rate, engine_rate = len(masks) / min(raw_times), len(masks) / min(engine_times)
-    return {"masks": len(masks), "raw_per_s": raw_rate, "engine_per_s": engine_rate, "ratio": engine_rate / raw_rate}
+        timings["engine"].append(time.perf_counter() - start)
+    rate = {k: len(masks) / min(v) for k, v in timings.items() if v}
+    return {
+        "masks": len(masks),
+        "texts": len(texts),
+        "model_per_s": rate["model"],
+        "plain_per_s": rate.get("plain"),
+        "engine_per_s": rate["engine"],
+        "ratio": rate["engine"] / rate["model"],
+    }
 
 
 def truncation_r2(values: np.ndarray, n: int, order: int) -> float:
@@ -213,11 +230,13 @@ def workload(name: str, vf, budgets: list[int], seeds: int, removal_budget: int,
     tmasks = all_masks(n)[rng.choice(1 << n, size=min(n_throughput, 1 << n), replace=False)]
     throughput = measure_throughput(vf, tmasks, repeats=2 if n_throughput > 64 else 1)
     print(f"  throughput {throughput}", file=sys.stderr)
-    engine = QueryEngine(vf, n, batch_size=256, progress=sys.stderr.isatty())
+    # the table of all 2^n values is cached on disk (keyed by the value function's fingerprint): reruns are free
+    cache = Path(os.environ.get("INTERSPECT_CACHE", Path.home() / ".cache" / "interspect")) / "bench_text_models.sqlite"
+    engine = QueryEngine(vf, n, batch_size=256, progress=sys.stderr.isatty(), cache=cache)
     start = time.perf_counter()
     values = engine(all_masks(n))
     table_s = time.perf_counter() - start
-    print(f"  all {1 << n} masks in {table_s:.1f}s", file=sys.stderr)
+    print(f"  all {1 << n} masks in {table_s:.1f}s ({engine.n_from_disk} from the disk cache)", file=sys.stderr)
     table = Table(values, n)
     reference = {order: truncation_r2(values, n, order) for order in (1, 2, 3, 4)}
     rows, surrogates = run_methods(table, values, budgets, seeds)
@@ -227,6 +246,7 @@ def workload(name: str, vf, budgets: list[int], seeds: int, removal_budget: int,
         "vf": vf,
         "throughput": throughput,
         "table_s": table_s,
+        "from_disk": engine.n_from_disk,
         "values": values,
         "reference": reference,
         "rows": rows,
@@ -255,13 +275,17 @@ def markdown(results: list[dict], command: str, seeds: int) -> str:
             f"- model `{vf.model}`, unit `{vf.text_units.unit}`, masking `{vf.masking}`, n = {vf.n_features}, "
             f"target: {vf.target!r}",
             f"- text: {vf.text!r}" + (f"; question: {vf.question!r}" if vf.question else ""),
-            f"- all {1 << vf.n_features} masks evaluated in {res['table_s']:.1f} s through the query engine",
+            f"- all {1 << vf.n_features} masks evaluated in {res['table_s']:.1f} s through the query engine"
+            + (f" ({res['from_disk']} answered from its disk cache of an earlier run)" if res["from_disk"] else ""),
             "",
             "### Query-engine throughput",
             "",
-            "| masks | raw batched forward (masks/s) | query engine (masks/s) | engine / raw |",
-            "|---:|---:|---:|---:|",
-            f"| {t['masks']} | {t['raw_per_s']:.1f} | {t['engine_per_s']:.1f} | {t['ratio']:.1%} |",
+            "| masks (distinct texts) | model forward passes (masks/s) | plain padded forward, no prefix sharing "
+            "(masks/s) | query engine (masks/s) | engine / model |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {t['masks']} ({t['texts']}) | {t['model_per_s']:.2f} | "
+            + (f"{t['plain_per_s']:.2f}" if t["plain_per_s"] else "—")
+            + f" | {t['engine_per_s']:.2f} | {t['ratio']:.1%} |",
             "",
             "### Best possible R² of a degree-≤d surrogate (exact transform truncated)",
             "",
@@ -318,8 +342,8 @@ def main() -> None:
     if not args.skip_llm:
         context = QA_CONTEXT if not args.quick else " ".join(split_units(QA_CONTEXT, "sentence").units[:6])
         vf = build_text_value_function("smollm2", context, question=QA_QUESTION, unit="sentence", batch_size=16)
-        budgets = [32, 64, 128, 256, 512] if not args.quick else [32, 64]
-        results.append(workload("SmolLM2-135M-Instruct QA, sentence units", vf, budgets, seeds, 128, ks, 48))
+        budgets = [16, 32, 64, 128] if not args.quick else [16, 32]
+        results.append(workload("SmolLM2-135M-Instruct QA, sentence units", vf, budgets, seeds, budgets[-1], ks, 48))
 
     command = "OMP_WAIT_POLICY=PASSIVE python bench/bench_text_models.py" + (" --quick" if args.quick else "")
     text = markdown(results, command, seeds)

@@ -137,6 +137,10 @@ def test_vader_value_function_and_negation_interaction():
     top = expl.top(1, order=2)[0]
     assert top.names == ("not", "good") and top.value < 0  # negation flips "good": a negative pair interaction
     assert expl.top(1, order=1)[0].names == ("good",)
+    # the value function's description travels with the explanation (JSON round trip)
+    back = isp.Explanation.from_json(expl.to_json())
+    assert back.metadata["units"] == vf.units and back.metadata["model"] == "vader"
+    assert back.feature_names == vf.feature_names
 
 
 @pytest.mark.slow

@@ -140,3 +140,26 @@ def test_fingerprint_is_stable_and_sensitive():
     assert base != TextValueFunction(tu, len, model="m", target="y").fingerprint
     assert base != TextValueFunction(split_units("a b c", "sentence"), len, model="m", target="x").fingerprint
     assert fingerprint(a=1, b="x") == fingerprint(b="x", a=1)
+
+
+def test_importing_frontends_stays_light():
+    """torch, transformers and openai are imported only when a model is built."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, interspect.frontends as f; "
+        "heavy = [m for m in ('torch', 'transformers', 'openai', 'vaderSentiment') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_common_prefix_length():
+    from interspect.frontends.llm import _common_prefix_length
+
+    assert _common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert _common_prefix_length([[1, 2], [1, 2, 3]]) == 2
+    assert _common_prefix_length([[7, 2], [1, 2]]) == 0
+    assert _common_prefix_length([[], [1]]) == 0

@@ -284,6 +284,32 @@ def test_efficient_indices_sum_to_the_full_value(big, index, order):
     assert values.coefs.sum() == pytest.approx(full, abs=1e-8)
 
 
+def test_k_sii_is_aggregated_once(shapiq_exact):
+    """Aggregating SII to k-SII a second time (a known pitfall) breaks efficiency; ours is aggregated once."""
+    from shapiq.game_theory.aggregation import aggregate_base_interaction
+
+    fourier, _ = shapiq_exact
+    n, order = fourier.n_features, 3
+    empty, full = fourier.predict(np.array([np.zeros(n), np.ones(n)], dtype=bool))
+    ksii = interaction_values(fourier, "k-sii", order)
+    assert ksii.coefs.sum() == pytest.approx(full, abs=1e-10)
+    sii = interaction_values(fourier, "sii", order)
+    supports = sii.supports()
+    iv = shapiq.InteractionValues(
+        values=sii.coefs.copy(),
+        index="SII",
+        max_order=order,
+        min_order=0,
+        n_players=n,
+        interaction_lookup={s: i for i, s in enumerate(supports)},
+        baseline_value=float(empty),
+    )
+    once = aggregate_base_interaction(iv, order)
+    assert_matches(ksii, _shapiq_dict(once, order), atol=1e-10)
+    twice = aggregate_base_interaction(once, order)
+    assert abs(sum(_shapiq_dict(twice, order).values()) - full) > 1e-3
+
+
 def test_first_order_indices_are_shapley_and_banzhaf(big):
     fourier = big[0]
     phi, beta = shapley_values(fourier), banzhaf_values(fourier)

@@ -53,6 +53,7 @@ def reference_logprob(model, prompt_ids: list[int], target_ids: list[int]) -> tu
 
 def test_batched_scorer_equals_token_by_token_reference(smollm2):
     from interspect.frontends import CausalLMScorer, PromptTemplate, split_units
+    from interspect.frontends.llm import _common_prefix_length
 
     model, tokenizer = smollm2
     scorer = CausalLMScorer(model, tokenizer, template=PromptTemplate.for_question(QUESTION), batch_size=3)
@@ -67,6 +68,11 @@ def test_batched_scorer_equals_token_by_token_reference(smollm2):
     np.testing.assert_allclose(values, [r[0] for r in reference], atol=2e-3, rtol=1e-4)
     # the default target is the greedy answer: every target token is the argmax on the full prompt
     assert reference[0][1] == scorer.target_ids
+    # the shared-prefix cache is an optimisation only: without it the values are the same
+    assert scorer.share_prefix and _common_prefix_length(prompt_ids) > scorer.MIN_SHARED_PREFIX
+    scorer.share_prefix = False
+    np.testing.assert_allclose(scorer(contexts), values, atol=2e-4)
+    scorer.share_prefix = True
     # the context matters: without the sentence holding "330 metres" the answer is much less likely
     assert values[3] < values[0] - 1 and values[2] < values[0] - 1
 
@@ -86,8 +92,24 @@ def test_builder_on_smollm2(smollm2):
     info = vf.describe()
     assert info["model"] == "smollm2-135m-instruct" and info["question"] == QUESTION and info["target"] == vf.target
     same = build_text_value_function("smollm2", CONTEXT, question=QUESTION, target=vf.target, unit="sentence")
-    other = build_text_value_function("smollm2", CONTEXT, question=QUESTION, target="It is 100 metres tall.", unit="sentence")
+    other = build_text_value_function(
+        "smollm2", CONTEXT, question=QUESTION, target="It is 100 metres tall.", unit="sentence"
+    )
     assert same.fingerprint == vf.fingerprint != other.fingerprint
     full = np.ones((1, 4), dtype=bool)
     np.testing.assert_allclose(vf(full), same(full), atol=1e-4)
     assert float(vf(full)[0]) > float(other(full)[0])
+
+
+def test_builder_on_a_local_causal_lm_directory(smollm2):
+    """A local Hugging Face directory holding a causal LM is scored like the packaged default."""
+    from interspect.frontends import build_text_value_function
+    from interspect.frontends.offline import cache_dir
+
+    path = cache_dir() / "smollm2-135m-instruct-fp32"
+    target = "It is 330 metres tall."
+    local = build_text_value_function(str(path), CONTEXT, question=QUESTION, target=target, unit="sentence")
+    default = build_text_value_function("smollm2", CONTEXT, question=QUESTION, target=target, unit="sentence")
+    masks = np.array([[1, 1, 1, 1], [1, 0, 0, 1]], dtype=bool)
+    np.testing.assert_allclose(local(masks), default(masks), atol=1e-4)
+    assert local.describe()["model"] == str(path.resolve()) and local.target == default.target

@@ -34,9 +34,17 @@ def test_texts_render_each_state():
 
 
 def test_recovers_the_exact_transform_of_a_lexicon_scorer():
-    text = "the food was not good but service was fine"
-    alts = [["a", "my"], ["meal", "soup"], ["is", "was"], ["very", "so"], ["bad", "great"],
-            ["and", "yet"], ["staff", "service"], ["is", "was"], ["awful", "bad"]]
+    text = "food was not good but service was fine"
+    alts = [
+        ["meal", "soup"],
+        ["is", "was"],
+        ["very", "so"],
+        ["bad", "great"],
+        ["and", "yet"],
+        ["staff", "service"],
+        ["is", "was"],
+        ["awful", "bad"],
+    ]
     # a removed word leaves "[MASK]" so "not" stays next to the word after it: main effects + one pair
     vf = QaryTextValueFunction(text, lexicon_scorer, alts, removed="[MASK]")
     assert vf.q == 4
@@ -48,9 +56,9 @@ def test_recovers_the_exact_transform_of_a_lexicon_scorer():
     assert expl.n_queries < 4**vf.n_features / 4
     assert expl.faithfulness["r2"] == pytest.approx(1.0)
     assert expl.metadata["text"] == text
-    # "not" (3) x "good" (4) is the only interaction; "good", "not" and "fine" carry the variance
-    assert list(expl.pair_importance()) == [(3, 4)]
-    assert set(np.argsort(-expl.feature_importance())[:3]) == {3, 4, 8}
+    # "not" (2) x "good" (3) is the only interaction; "good", "not" and "fine" carry the variance
+    assert list(expl.pair_importance()) == [(2, 3)]
+    assert set(np.argsort(-expl.feature_importance())[:3]) == {2, 3, 7}
 
 
 def test_vader_scorer_end_to_end():

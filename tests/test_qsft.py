@@ -90,9 +90,10 @@ def test_q2_agrees_with_the_binary_path(keep_value):
     assert got.to_dict().keys() == want.to_dict().keys()
     np.testing.assert_allclose(list(got.to_dict().values()), list(want.to_dict().values()), atol=1e-9)
     # the same function seen through the q-ary convention: F_q(k) = F_bin(T) (keep = 1) or (-1)^|T| F_bin(T)
-    masks = all_masks(n)[:: 97]
-    np.testing.assert_allclose(expl.predict(masks.astype(int) if keep_value else (~masks).astype(int)),
-                               binary.predict(masks), atol=1e-9)
+    masks = all_masks(n)[::97]
+    np.testing.assert_allclose(
+        expl.predict(masks.astype(int) if keep_value else (~masks).astype(int)), binary.predict(masks), atol=1e-9
+    )
 
 
 def test_seeds_reproduce():
@@ -122,7 +123,11 @@ def test_noise_robust_design_degrades_gracefully():
         noise = np.random.default_rng(4)
         expl = explain_qary(
             lambda z, level=level, noise=noise: truth.predict(z) + level * sd * noise.normal(size=len(z)),
-            n, q, sparsity=len(truth), noise_robust=True, random_state=5,
+            n,
+            q,
+            sparsity=len(truth),
+            noise_robust=True,
+            random_state=5,
         )
         assert expl.info["n_repeats"] == 3
         assert expl.info["noise_sd_estimate"] == pytest.approx(level * sd, rel=0.2)
@@ -191,8 +196,9 @@ def test_query_engine_dedups_and_counts():
     assert engine.n_queries == 4 and engine.n_evaluated == 4
     np.testing.assert_array_equal(engine.seen(np.array([[2, 2, 2, 2], [3, 3, 3, 3]])), [True, False])
     big = all_qary_inputs(5, 5)
-    np.testing.assert_array_equal(QaryQueryEngine(lambda z: z @ (7 ** np.arange(5)), 5, 5, batch_size=1000)(big),
-                                  big @ (7 ** np.arange(5)))
+    np.testing.assert_array_equal(
+        QaryQueryEngine(lambda z: z @ (7 ** np.arange(5)), 5, 5, batch_size=1000)(big), big @ (7 ** np.arange(5))
+    )
 
 
 @pytest.mark.parametrize(

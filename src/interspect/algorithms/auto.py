@@ -6,12 +6,13 @@ The rule, from ``n``, the budget and what a cheap pilot sees:
 * the budget cannot pay even a coarse SPEX design (``b = 3`` bins-exponent at the requested order) after a
   pilot: ProxySPEX alone — with ``~n log n`` queries only a proxy can learn anything;
 * otherwise a ProxySPEX **pilot** on ``pilot_fraction`` of the budget (uniform masks): if the trees find
-  structure (cross-validated R² of the pilot ``>= min_pilot_r2``) the interactions are hierarchical and
-  ProxySPEX continues on the whole budget, reusing the pilot's masks; if not — typically a function with no
-  marginal effects (pure interactions, parities), on which greedy trees find nothing — the rest of the
-  budget goes to SPEX, whose aliasing-based decoding does not need hierarchy. The pilot masks, which SPEX
-  never saw, then measure SPEX's held-out R²; should SPEX do worse than the pilot there, the pilot
-  (refit on every uniform mask) is returned instead.
+  structure (cross-validated R² of the pilot ``>= min_pilot_r2``, default 0.5) the interactions are
+  hierarchical and ProxySPEX continues on the whole budget, reusing the pilot's masks and support; if not —
+  typically interactions without marginal effects (pure interactions, parities), which greedy trees miss —
+  the rest of the budget goes to SPEX, whose aliasing-based decoding does not need hierarchy. The pilot
+  masks, which SPEX never saw, then measure SPEX's held-out R²; should SPEX do worse than the pilot there,
+  ProxySPEX is refit on every uniform mask (pilot and SPEX's held-out masks) with SPEX's terms and the
+  pilot's as prior candidates, and that hybrid is returned instead.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .base import FitResult, get_method
 from .proxyspex import MIN_FIT_QUERIES, default_budget, distinct_uniform_masks, fit_from_queries, fit_proxyspex
 
 PILOT_FRACTION = 0.3
-MIN_PILOT_R2 = 0.3
+MIN_PILOT_R2 = 0.5
 MIN_SPEX_BITS = 3
 MAX_EXACT_FEATURES = 20
 
@@ -112,11 +113,14 @@ def fit_auto(
             decision, choice="spex", reason="no hierarchical structure in the pilot (e.g. pure interactions)"
         )
         return spex
-    # SPEX did worse than the pilot on masks it never saw: refit the pilot on every uniform mask we have
+    # SPEX did worse than the pilot on masks it never saw: hybrid refit on every uniform mask we have, with
+    # SPEX's terms and the pilot's as prior candidates
     if spex.holdout is not None:
         pilot_masks = np.vstack([pilot_masks, spex.holdout[0]])
         pilot_values = np.concatenate([pilot_values, spex.holdout[1]])
-        pilot_fourier, pilot_info = fit_from_queries(pilot_masks, pilot_values, max_order=max_order, random_state=rng)
-    info = dict(pilot_info, method="proxyspex")
-    info["auto"] = dict(decision, choice="proxyspex-pilot", reason="SPEX did worse than the pilot on the pilot's masks")
-    return FitResult(pilot_fourier, info, None)
+    prior = pilot_fourier + spex.fourier.with_coefs(np.zeros(len(spex.fourier)))
+    fourier, info = fit_from_queries(pilot_masks, pilot_values, max_order=max_order, random_state=rng, prior=prior)
+    info = dict(info, method="proxyspex")
+    reason = "SPEX did worse than the pilot on the pilot's masks"
+    info["auto"] = dict(decision, choice="hybrid", reason=reason)
+    return FitResult(fourier, info, None)

@@ -199,6 +199,8 @@ def build_text_value_function(
                 max_new_tokens=max_new_tokens,
                 extra=llm_extra,
             )
+        if question is not None:
+            raise ValueError(f"question is only used by generative models; {model!r} is a classifier")
         hf = HFClassifier(model, batch_size=batch_size)
         predict, labels, mask_token, model_id = hf, hf.labels, hf.mask_token, str(Path(model).resolve())
     else:

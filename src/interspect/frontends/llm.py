@@ -5,7 +5,9 @@ of a batch go through the model in **one** forward pass: sequences are ``prompt 
 left-padded so every answer ends at the same position, and only the last ``len(target) + 1`` positions
 are turned into vocabulary logits (``logits_to_keep``), which keeps memory at
 ``batch * len(target) * vocab`` instead of ``batch * seq_len * vocab``. Sequences are sorted by length
-and padded per batch (dynamic padding). The default target is the model's own greedy answer to the
+and padded per batch (dynamic padding). The token prefix shared by every prompt of a call (system prompt,
+instruction, unmasked leading units) is run once and its key/value cache reused by every batch, so only
+the differing suffixes are recomputed. The default target is the model's own greedy answer to the
 unmasked prompt.
 
 Prompts are built from a template with a masked context part and a fixed question part; instruct models
@@ -14,6 +16,7 @@ get the tokenizer's chat template. torch and transformers are imported lazily.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -69,7 +72,12 @@ class CausalLMScorer:
         Prompts per forward pass.
     reduction : {"sum", "mean"}
         Total log-probability of the target (default) or its per-token mean.
+    share_prefix : bool
+        Run the prompts' common token prefix once and reuse its key/value cache (same values up to float
+        rounding; switched off automatically if the model's cache does not support it).
     """
+
+    MIN_SHARED_PREFIX = 8  # tokens; shorter common prefixes are not worth a separate forward pass
 
     def __init__(
         self,
@@ -79,6 +87,7 @@ class CausalLMScorer:
         template: PromptTemplate | None = None,
         batch_size: int = 16,
         reduction: Literal["sum", "mean"] = "sum",
+        share_prefix: bool = True,
     ) -> None:
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -92,6 +101,7 @@ class CausalLMScorer:
         self.template = template
         self.batch_size = int(batch_size)
         self.reduction = reduction
+        self.share_prefix = bool(share_prefix)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = int(pad if pad is not None else 0)
         self.target_ids: list[int] | None = None
@@ -174,15 +184,35 @@ class CausalLMScorer:
         """Target log-probabilities for already tokenised prompts, batched by sorted length."""
         if self.target_ids is None:
             raise RuntimeError("no target: call set_target() or greedy_answer() first")
-        lengths = np.array([len(p) for p in prompts])
-        order = np.argsort(lengths, kind="stable")
+        if len(prompts) == 0:
+            return np.zeros(0)
+        shared = _common_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
+        if shared < self.MIN_SHARED_PREFIX:
+            return self._score_batches(prompts, 0)
+        try:
+            return self._score_batches(prompts, shared)
+        except (AttributeError, NotImplementedError, TypeError):  # a model/cache without prefix reuse
+            self.share_prefix = False
+            return self._score_batches(prompts, 0)
+
+    def _score_batches(self, prompts: Sequence[Sequence[int]], shared: int) -> np.ndarray:
+        past = self._prefix_cache(list(prompts[0][:shared])) if shared else None
+        suffixes = [list(p[shared:]) for p in prompts]
+        order = np.argsort([len(p) for p in suffixes], kind="stable")
         out = np.empty(len(prompts))
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            out[rows] = self._forward([prompts[r] for r in rows])
+            out[rows] = self._forward([suffixes[r] for r in rows], past, shared)
         return out
 
-    def _forward(self, prompts: list[Sequence[int]]) -> np.ndarray:
+    def _prefix_cache(self, prefix: list[int]) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(input_ids=torch.tensor([prefix]), use_cache=True).past_key_values
+
+    def _forward(self, prompts: list[Sequence[int]], past: Any = None, shared: int = 0) -> np.ndarray:
+        """One forward pass over ``shared`` cached prefix tokens + left-padded ``prompt + target`` rows."""
         import torch
 
         target = torch.tensor(self.target_ids)
@@ -194,17 +224,29 @@ class CausalLMScorer:
         for row, seq in enumerate(seqs):  # left padding: every answer ends at the last position
             ids[row, width - len(seq) :] = torch.tensor(seq)
             attention[row, width - len(seq) :] = 1
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        positions = shared + (attention.cumsum(-1) - 1).clamp(min=0)
+        kwargs: dict[str, Any] = {"use_cache": False}
+        if past is not None:
+            cache = copy.deepcopy(past)  # the forward pass appends to the cache: keep the prefix intact
+            cache.batch_repeat_interleave(len(seqs))
+            attention = torch.cat([torch.ones((len(seqs), shared), dtype=torch.long), attention], dim=1)
+            kwargs = {"past_key_values": cache, "use_cache": True}
         with torch.inference_mode():
             logits = self.model(
-                input_ids=ids,
-                attention_mask=attention,
-                position_ids=positions,
-                use_cache=False,
-                logits_to_keep=n_target + 1,
+                input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=n_target + 1, **kwargs
             ).logits
             logits = logits[:, -(n_target + 1) : -1, :].float()  # position t predicts target token t
             chosen = logits.gather(-1, target.expand(len(seqs), -1).unsqueeze(-1)).squeeze(-1)
             logp = chosen - torch.logsumexp(logits, dim=-1)
             total = logp.sum(-1) if self.reduction == "sum" else logp.mean(-1)
         return total.double().numpy()
+
+
+def _common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix shared by all prompts."""
+    shortest = min(len(p) for p in prompts)
+    if shortest == 0:
+        return 0
+    head = np.array([list(p[:shortest]) for p in prompts])
+    differs = np.flatnonzero((head != head[0]).any(axis=0))
+    return int(differs[0]) if len(differs) else shortest

@@ -55,6 +55,14 @@ def check_inputs(x: np.ndarray, n_features: int, q: int, what: str = "inputs") -
     return arr
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique rows of an ``(m, n)`` matrix of digits ``0 … 255`` and the inverse map (via byte keys)."""
+    packed = np.ascontiguousarray(rows, dtype=np.uint8)
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel() if packed.shape[1] else np.zeros(len(packed))
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return np.asarray(rows)[first].astype(np.int64), inverse.ravel()
+
+
 def roots_of_unity(q: int) -> np.ndarray:
     """``ω^t`` for ``t = 0 … q-1`` (exact ``±1``/``±i`` where they occur)."""
     t = np.arange(q)
@@ -103,8 +111,7 @@ class SparseQaryTransform:
         if not np.all(np.isfinite(coefs)):
             raise ValueError("coefficients must be finite")
         if len(rows):
-            rows, inv = np.unique(rows, axis=0, return_inverse=True)
-            inv = inv.ravel()
+            rows, inv = unique_rows(rows)
             coefs = np.bincount(inv, coefs.real, len(rows)) + 1j * np.bincount(inv, coefs.imag, len(rows))
         self.idx, self.vals = _compact(rows)
         self.coefs = coefs
@@ -211,8 +218,7 @@ class SparseQaryTransform:
             return True
         rows, neg = self.locations(), self.negated()
         both = np.concatenate([rows, neg])
-        _, inv = np.unique(both, axis=0, return_inverse=True)
-        inv = inv.ravel()
+        _, inv = unique_rows(both)
         where = np.full(len(both), -1)
         where[inv[: len(rows)]] = np.arange(len(rows))
         partner = where[inv[len(rows) :]]

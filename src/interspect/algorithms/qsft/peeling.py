@@ -18,7 +18,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.stats import chi2
 
-from ...transforms.qary import roots_of_unity
+from ...transforms.qary import roots_of_unity, unique_rows
 from .design import bin_weights
 
 REL_TOL = 1e-8  # residual / energy below which a bin is a singleton whatever the noise estimate
@@ -147,8 +147,7 @@ class Peeler:
                 ok &= (det.k != 0).sum(axis=1) <= max_order
             if not ok.any():
                 break
-            ks, inv = np.unique(det.k[ok], axis=0, return_inverse=True)
-            inv = inv.ravel()
+            ks, inv = unique_rows(det.k[ok])
             rho = _group_sum(inv, det.rho[ok], len(ks)) / np.bincount(inv, minlength=len(ks))
             where = self.bins_of(ks)  # (K, C)
             contrib = rho[:, None, None] * self.signatures(ks)[:, None, :]  # (K, 1, P)
@@ -159,8 +158,8 @@ class Peeler:
             found_rho.append(rho)
         if not found_k:
             return np.zeros((0, self.n_features), dtype=np.int64), np.zeros(0, dtype=np.complex128), iterations
-        ks, inv = np.unique(np.concatenate(found_k), axis=0, return_inverse=True)
-        return ks, _group_sum(inv.ravel(), np.concatenate(found_rho), len(ks)), iterations
+        ks, inv = unique_rows(np.concatenate(found_k))
+        return ks, _group_sum(inv, np.concatenate(found_rho), len(ks)), iterations
 
     def residual_energy(self) -> float:
         """Fraction of the bins' energy that peeling left unexplained."""

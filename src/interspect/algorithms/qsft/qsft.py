@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 from scipy.stats import chi2
 from threadpoolctl import threadpool_limits
 
-from ...transforms.qary import SparseQaryTransform
+from ...transforms.qary import SparseQaryTransform, unique_rows
 from .design import delays, group_queries, offsets, plan_qsft, subsampling_matrices
 from .peeling import Peeler, bin_transform
 from .query import QaryQueryEngine
@@ -28,8 +29,7 @@ class QsftResult:
 def conjugate_partners(rows: np.ndarray, q: int) -> np.ndarray:
     """Index of ``-k mod q`` among ``rows`` for each row (``-1`` where absent)."""
     both = np.concatenate([rows, (-rows) % q])
-    _, inv = np.unique(both, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    _, inv = unique_rows(both)
     where = np.full(len(both), -1)
     where[inv[: len(rows)]] = np.arange(len(rows))
     return where[inv[len(rows) :]]
@@ -90,16 +90,18 @@ def fit_qsft(
         bins[c] = bin_transform(values, q, plan.b)
 
     # the linear algebra below is small: one BLAS thread avoids thread start-up and contention costs
+    decode_start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
         found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
-        support = np.unique(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]), axis=0)
+        support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
         coefs = _symmetric_refit(peeler, support, q)
         noise_floor = np.sqrt(peeler.coefficient_noise() * chi2.ppf(1 - alpha, 2) / 2)
         keep = np.abs(coefs) > max(PRUNE_REL * float(np.abs(coefs).max(initial=0.0)), noise_floor)
         if not keep.all():
             support = support[keep]
             coefs = _symmetric_refit(peeler, support, q)
+    decode_seconds = time.perf_counter() - decode_start
     info = {
         "b": plan.b,
         "n_groups": plan.n_groups,
@@ -112,5 +114,6 @@ def fit_qsft(
         "n_terms": len(support),
         "unexplained_bin_energy": peeler.residual_energy(),
         "noise_sd_estimate": float(np.sqrt(peeler.noise * plan.n_bins)),
+        "decode_s": decode_seconds,
     }
     return QsftResult(SparseQaryTransform(support, coefs, n, q), info)
