@@ -12,18 +12,20 @@ tree splits find with few queries. The method:
    degree ``max_order``; these terms, plus every singleton, are the candidates;
 4. orders the candidates hierarchically — a term inherits the largest proxy magnitude of any candidate
    containing it, so subsets come before their supersets — and keeps the prefix (and ridge strength)
-   with the smallest cross-validated error of a least-squares refit on the real queries. This replaces
+   with the smallest validation error of a least-squares refit on the real queries. This replaces
    the reference's fixed 95 %-energy cut: the kept prefix carries as much of the energy as the data can
    pin down, so planted sparse functions are recovered exactly instead of losing their small terms;
 5. expands hierarchically: unions of two selected terms (a high-order term whose subsets are all
    strong has no marginal signal of its own once they are fitted) and the remaining candidates are
    scored by their correlation with the residual; those above the universal threshold
-   ``std(r) sqrt(2 ln(2P) / m)`` are appended and kept if the cross-validated R² rises;
+   ``std(r) sqrt(2 ln(2P) / m)`` are appended and kept if the validation R² rises;
 6. prunes by re-ranking the kept terms on their fitted magnitude and re-selecting a prefix, then refits on
    all fitted queries with an explicit, unpenalised intercept.
 
-All cross-validation runs on per-fold Gram matrices of the candidate design and one Cholesky
-factorisation per fold and ridge strength: the Cholesky factor of a leading block is the leading block of
+Every ranking (proxy, residual correlations, fitted magnitudes) uses only the trees' 80 % training rows, and
+every choice of prefix is scored on the 20 % validation rows none of them saw, so the reported ``cv_r2`` is
+an honest out-of-sample estimate and selection cannot chase noise. Validation runs on Gram matrices of the
+candidate design and one Cholesky factorisation per ridge strength: the Cholesky factor of a leading block is the leading block of
 the factor, so every prefix is solved from it at ``O(K^2)`` cost.
 """
 
@@ -132,7 +134,7 @@ def fit_tree_proxy(
         if best is None or r2 > best[0]:
             best = (r2, booster, {"max_depth": int(depth), "n_trees": int(booster.best_iteration)})
     assert best is not None
-    return best[1], dict(best[2], proxy_r2=best[0], learning_rate=learning_rate)
+    return best[1], dict(best[2], proxy_r2=best[0], learning_rate=learning_rate, _val=val)
 
 
 # ---------------------------------------------------------------------------------------------- selection
@@ -191,14 +193,18 @@ def _prefix_grid(k_max: int) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, k_max, num=min(k_max, 30))).astype(int))
 
 
-def select_prefix(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[int, float, float]:
-    """Cross-validated choice of the prefix length ``K`` (column 0 is the intercept) and ridge strength.
+def select_prefix(
+    design: np.ndarray, y: np.ndarray, folds: np.ndarray, eval_folds: tuple[int, ...] | None = None
+) -> tuple[int, float, float]:
+    """Validated choice of the prefix length ``K`` (column 0 is the intercept) and ridge strength.
 
-    ``folds[r]`` is the fold of row ``r``. Returns ``(K, alpha, cv_r2)``, ``cv_r2`` being the out-of-fold
-    R² of the chosen model. Among near-ties the shortest prefix wins.
+    ``folds[r]`` is the fold of row ``r``; each fold in ``eval_folds`` (default: all, i.e. K-fold CV) is
+    predicted from a fit on the other rows. Returns ``(K, alpha, r2)``, ``r2`` being the out-of-fold R² of
+    the chosen model on the evaluated rows. Among near-ties the shortest prefix wins.
     """
     m, k_max = design.shape
     n_folds = int(folds.max()) + 1
+    evaluated = range(n_folds) if eval_folds is None else eval_folds
     d32 = np.asarray(design, dtype=np.float32)  # ±1 entries: Gram sums are exact in float32 below 2^24 rows
     grams, rhs, yy, sizes = [], [], [], []
     for f in range(n_folds):
@@ -212,7 +218,7 @@ def select_prefix(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple
     errors = np.full((len(_RIDGE_GRID), len(grid)), np.inf)
     for a, alpha in enumerate(_RIDGE_GRID):
         err = np.zeros(len(grid))
-        for f in range(n_folds):
+        for f in evaluated:
             pen = np.full(k_max, alpha * (m - sizes[f]))
             pen[0] = 1e-12 * (m - sizes[f])
             try:
@@ -228,11 +234,11 @@ def select_prefix(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple
     # the shortest prefix whose error is within a hair of the best (exact data: zero error is reached
     # as soon as the true support is in, and longer prefixes only add zero-valued terms)
     best = errors.min()
-    total_ss = float(((y - y.mean()) ** 2).sum()) or 1.0
-    ok = errors <= best + 1e-3 * abs(best) + 1e-9 * total_ss
+    y_eval = y[np.isin(folds, list(evaluated))]
+    total = float(((y_eval - y_eval.mean()) ** 2).sum()) or 1.0
+    ok = errors <= best + 1e-3 * abs(best) + 1e-9 * total
     g = int(np.flatnonzero(ok.any(axis=0))[0])
     a = int(np.argmin(np.where(ok[:, g], errors[:, g], np.inf)))
-    total = float(((y - y.mean()) ** 2).sum()) or 1.0
     return int(grid[g]), float(_RIDGE_GRID[a]), 1.0 - float(errors[a, g]) / total
 
 
@@ -311,16 +317,20 @@ def _select_terms(
     max_order: int,
     n_jobs: int,
     max_candidates: int,
-    n_folds: int,
     expand_rounds: int,
     max_pool: int,
     prior: SparseTransform | None = None,
 ) -> tuple[SparseTransform, dict[str, Any]]:
-    """Proxy -> candidates -> cross-validated prefix -> hierarchical expansion -> pruning -> final fit."""
+    """Proxy -> candidates -> validated prefix -> hierarchical expansion -> pruning -> final fit."""
     n = x.shape[1]
     booster, info = fit_tree_proxy(x, y, max_order, rng, n_jobs)
+    # Every ranking below (proxy, residual correlations, fitted magnitudes) is computed on the trees' training
+    # rows only; prefixes are chosen on the validation rows, which none of those rankings saw.
+    folds = np.ones(len(y), dtype=np.int64)
+    folds[info.pop("_val")] = 0
+    tr = folds == 1
     proxy_fourier = lightgbm_to_fourier(booster, n, num_iteration=booster.best_iteration, max_degree=max_order)
-    candidates, scores = candidate_terms(proxy_fourier, x, y)
+    candidates, scores = candidate_terms(proxy_fourier, x[tr], y[tr])
     if prior is not None and len(prior):  # known terms (e.g. a pilot's) go first, strongest first
         prior = prior._select(prior.degrees > 0)
         top = float(scores.max(initial=0.0))
@@ -330,14 +340,13 @@ def _select_terms(
     info["n_candidates"] = len(candidates)
     order = hierarchical_order(candidates, scores)
     ranked = candidates.idx[order]
-    k_cap = int(max(1, min(len(order), max_candidates, int(0.75 * len(y)) - 1)))
-    folds = rng.permutation(len(y)) % max(2, int(min(n_folds, len(y) // 2)))
+    k_cap = int(max(1, min(len(order), max_candidates, int(0.75 * tr.sum()) - 1)))
 
     design_idx = _with_intercept(ranked[:k_cap])
     x_t = _transposed(x)
     design = parity_design(x_t, design_idx)
-    k, alpha, cv_r2 = select_prefix(design, y, folds)
-    coefs = _solve(design[:, :k], y, alpha)
+    k, alpha, val_r2 = select_prefix(design, y, folds, (0,))
+    coefs = _solve(design[tr, :k], y[tr], alpha)
     info["first_k"] = k
     rounds = 0
     for _ in range(expand_rounds):
@@ -345,31 +354,32 @@ def _select_terms(
         if len(pool) == 0:
             break
         pool_design = parity_design(x_t, pool)
-        residual = y - design[:, :k] @ coefs
-        score = np.abs(pool_design.T @ residual.astype(np.float32)) / len(y)
+        residual = y[tr] - design[tr, :k] @ coefs
+        score = np.abs(pool_design[tr].T @ residual.astype(np.float32)) / len(residual)
         # universal threshold: under "no missing term" each score is ~ N(0, var(r)/m); keep only terms above
-        # the expected maximum of len(pool) such scores, so that ranking on the same data cannot inject noise
-        floor = float(np.std(residual)) * np.sqrt(2.0 * np.log(2.0 * len(pool)) / len(y))
+        # the expected maximum of len(pool) such scores, so that ranking cannot inject noise terms
+        floor = float(np.std(residual)) * np.sqrt(2.0 * np.log(2.0 * len(pool)) / len(residual))
         take = np.argsort(-score, kind="stable")[: max(k_cap - k, k_cap // 4)]
         take = take[score[take] > floor]
         if len(take) == 0:
             break
         new_idx = _stack_rows(design_idx[:k], pool[take])
         new_design = np.hstack([design[:, :k], pool_design[:, take]])
-        k2, alpha2, cv2 = select_prefix(new_design, y, folds)
-        if cv2 <= cv_r2 + 1e-9:
+        k2, alpha2, r2 = select_prefix(new_design, y, folds, (0,))
+        if r2 <= val_r2 + 1e-9:
             break
-        design_idx, design, k, alpha, cv_r2 = new_idx, new_design, k2, alpha2, cv2
-        coefs = _solve(design[:, :k], y, alpha)
+        design_idx, design, k, alpha, val_r2 = new_idx, new_design, k2, alpha2, r2
+        coefs = _solve(design[tr, :k], y[tr], alpha)
         rounds += 1
     if k > 2:  # pruning: re-rank the kept terms by fitted magnitude (hierarchically), keep the best prefix
         kept = SparseTransform(design_idx[1:k], np.abs(coefs[1:]), n)
         idx2 = _with_intercept(kept.idx[hierarchical_order(kept, kept.coefs)])
         design2 = parity_design(x_t, idx2)
-        k2, alpha2, cv2 = select_prefix(design2, y, folds)
-        if k2 < len(idx2) and cv2 >= cv_r2 - 1e-3 * (1.0 - cv_r2) - 1e-9:
-            design_idx, design, k, alpha, cv_r2 = idx2, design2, k2, alpha2, cv2
-            coefs = _solve(design[:, :k], y, alpha)
+        k2, alpha2, r2 = select_prefix(design2, y, folds, (0,))
+        if k2 < len(idx2) and r2 >= val_r2 - 1e-3 * (1.0 - val_r2) - 1e-9:
+            design_idx, design, k, alpha, val_r2 = idx2, design2, k2, alpha2, r2
+    coefs = _solve(design[:, :k], y, alpha)  # final refit on every fitted query
+    cv_r2 = val_r2
     fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=1e-10)
     info.update(n_terms=len(fourier) - 1, ridge_alpha=alpha, cv_r2=cv_r2, expand_rounds=rounds)
     return fourier, info
@@ -385,7 +395,6 @@ def fit_proxyspex(
     paired: bool = False,
     holdout_fraction: float = 0.1,
     max_candidates: int = 500,
-    n_folds: int = 5,
     n_jobs: int | None = None,
     masks: np.ndarray | None = None,
     prior: SparseTransform | None = None,
@@ -403,7 +412,7 @@ def fit_proxyspex(
     holdout_fraction : float
         Share of the budget never used for fitting; returned as ``FitResult.holdout`` for held-out R².
     max_candidates : int
-        Most candidate terms considered by the cross-validated selection (also capped at 3/4 of the masks).
+        Most candidate terms considered by the validated selection (also capped at 3/4 of the masks).
     n_jobs : int, optional
         LightGBM threads (default: at most 2).
     masks : array, optional
@@ -413,7 +422,7 @@ def fit_proxyspex(
     expand_rounds : int
         Rounds of hierarchy-aware expansion after the first selection: unions of selected terms and the
         remaining candidates are ranked by their correlation with the residual and appended; a round is
-        kept only if it raises the cross-validated R².
+        kept only if it raises the validation R².
     max_pool : int
         Most terms scored per expansion round.
     """
@@ -443,7 +452,6 @@ def fit_proxyspex(
         random_state=rng,
         n_jobs=n_jobs,
         max_candidates=max_candidates,
-        n_folds=n_folds,
         expand_rounds=expand_rounds,
         max_pool=max_pool,
         prior=prior,
@@ -460,7 +468,6 @@ def fit_from_queries(
     random_state: int | np.random.Generator | None = None,
     n_jobs: int | None = None,
     max_candidates: int = 500,
-    n_folds: int = 5,
     expand_rounds: int = 2,
     max_pool: int = 2000,
     prior: SparseTransform | None = None,
@@ -478,7 +485,7 @@ def fit_from_queries(
     n_jobs = int(n_jobs or min(2, os.cpu_count() or 1))
     with threadpool_limits(limits=1, user_api="blas"):  # small dense solves: extra threads only contend
         fourier, info = _select_terms(
-            x, y, rng, min(int(max_order), n), n_jobs, max_candidates, n_folds, expand_rounds, max_pool, prior
+            x, y, rng, min(int(max_order), n), n_jobs, max_candidates, expand_rounds, max_pool, prior
         )
     info["no_hierarchy"] = bool(info["proxy_r2"] < 0.1 and info["cv_r2"] < 0.1)
     if len(y) < n:

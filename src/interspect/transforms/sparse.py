@@ -37,6 +37,20 @@ def canonical_rows(idx: np.ndarray, n_features: int) -> np.ndarray:
     return s[:, :width].astype(np.int32)
 
 
+def _unique_rows(idx: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(idx, axis=0, return_inverse=True)`` through one int64 key per row when it fits (~20x faster).
+
+    Keys are the rows read as numbers in base ``n + 1`` (padding -> 0), so their order is the rows' lexicographic
+    order and the output is identical to the generic path.
+    """
+    width = idx.shape[1]
+    if width * np.log2(n_features + 1) < 62:
+        key = (idx.astype(np.int64) + 1) @ ((n_features + 1) ** np.arange(width - 1, -1, -1, dtype=np.int64))
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        return idx[first], inv
+    return np.unique(idx, axis=0, return_inverse=True)
+
+
 def _pad_supports(supports: Sequence[Iterable[int]]) -> np.ndarray:
     rows = [tuple(int(j) for j in s) for s in supports]
     width = max((len(r) for r in rows), default=0)
@@ -96,7 +110,7 @@ class SparseTransform:
         if len(idx) and idx.shape[1] == 0:  # only empty supports
             idx, coefs = idx[:1], np.array([coefs.sum()])
         elif len(idx):
-            idx, inv = np.unique(idx, axis=0, return_inverse=True)
+            idx, inv = _unique_rows(idx, self.n_features)
             coefs = np.bincount(inv.ravel(), weights=coefs, minlength=len(idx))
         self.idx = idx
         self.coefs = coefs
