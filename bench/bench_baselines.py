@@ -32,6 +32,7 @@ from itertools import combinations
 
 import numpy as np
 
+TIMEOUT_S = 300  # per subprocess; a peer that takes longer is reported as not finishing
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 FB_ORDER = 2
 #: estimator -> methods (the first is interspect, the reference of the ratios) and case -> (n, budgets, seeds)
@@ -43,7 +44,7 @@ STUDIES = {
             "mlp16": (16, (128, 512, 2048), 5),
             "planted40": (40, (200, 1000, 4000), 5),
             "planted200": (200, (1000, 4000), 5),
-            "planted10k": (10_000, (2000,), 2),
+            "planted10k": (10_000, (2000,), 1),
         },
     ),
     "fbii": (
@@ -56,6 +57,7 @@ STUDIES = {
     ),
 }
 QUICK = {"shapley": {"planted12": (12, (64, 256), 2)}, "fbii": {"planted12": (12, (128, 512), 2)}}
+#: planted case -> (n, number of terms, largest degree)
 PLANTED = {
     "planted12": (12, 20, 3),
     "planted40": (40, 60, 4),
@@ -212,7 +214,12 @@ def child(study: str, case: str, method: str, budget: int, seeds: int) -> None:
 # --------------------------------------------------------------------------- driver
 def measure(study: str, case: str, method: str, budget: int, seeds: int) -> dict:
     cmd = [sys.executable, __file__, "--child", study, case, method, str(budget), str(seeds)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **THREAD_ENV}, check=False)
+    try:
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, **THREAD_ENV}, check=False, timeout=TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {TIMEOUT_S} s"}
     if out.returncode:
         return {"error": out.stderr.strip().splitlines()[-1][:200] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -64,3 +64,19 @@ def test_explain_auto_and_bad_input():
     assert expl.info["auto"]["choice"] == "proxyspex" and expl.faithfulness["r2"] > 0.999
     with pytest.raises(ValueError, match="pilot_fraction"):
         fit_auto(QueryEngine(truth.predict, n), budget=200, max_order=2, pilot_fraction=1.5)
+
+
+def test_hybrid_when_neither_pilot_nor_spex_explains_enough():
+    # 24 terms with no hierarchy and a budget that only buys a coarse SPEX design: SPEX's terms become prior
+    # candidates of a ProxySPEX refit on every uniform mask (pilot + SPEX's held-out masks)
+    n, rng = 64, np.random.default_rng(64)
+    terms = {(): 1.0}
+    while len(terms) < 25:
+        terms[tuple(sorted(rng.choice(n, int(rng.integers(1, 5)), replace=False).tolist()))] = float(rng.normal())
+    truth = SparseTransform.from_dict(terms, n)
+    budget = int(spex_query_count(n, 3, 4) / 0.7) + 10
+    engine = QueryEngine(truth.predict, n)
+    result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
+    assert result.info["auto"]["choice"] in ("hybrid", "spex")
+    assert engine.n_queries <= budget
+    assert exact_r2(truth, result.fourier) > max(0.2, result.info["auto"]["spex_r2_on_pilot"] - 0.1)

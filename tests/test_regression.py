@@ -257,4 +257,6 @@ def test_lasso_is_reproducible_and_rejects_bad_input():
         fit_lasso(engine, budget=100, max_order=1, random_state=0, alpha=-0.1)
     with pytest.raises(ValueError, match="at least 4"):
         fit_lasso(engine, budget=2, max_order=1, random_state=0)
+    with pytest.raises(ValueError, match="cv must be at least 2"):
+        fit_lasso(engine, budget=100, max_order=1, random_state=0, cv=1)
     assert engine.n_queries == 0

@@ -25,8 +25,8 @@ tree splits find with few queries. The method:
 Every ranking (proxy, residual correlations, fitted magnitudes) uses only the trees' 80 % training rows, and
 every choice of prefix is scored on the 20 % validation rows none of them saw, so the reported ``cv_r2`` is
 an honest out-of-sample estimate and selection cannot chase noise. Validation runs on Gram matrices of the
-candidate design and one Cholesky factorisation per ridge strength: the Cholesky factor of a leading block is the leading block of
-the factor, so every prefix is solved from it at ``O(K^2)`` cost.
+candidate design and one Cholesky factorisation per ridge strength: the Cholesky factor of a leading block
+is the leading block of the factor, so every prefix is solved from it at ``O(K^2)`` cost.
 """
 
 from __future__ import annotations

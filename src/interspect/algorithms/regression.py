@@ -160,6 +160,8 @@ def fit_lasso(
         raise ValueError(f"penalty must be 'lasso' or 'ridge', got {penalty!r}")
     if alpha is not None and not float(alpha) >= 0.0:
         raise ValueError(f"alpha must be non-negative, got {alpha}")
+    if int(cv) < 2:
+        raise ValueError(f"cv must be at least 2 folds, got {cv}")
     budget = _check_budget(budget, default_lasso_budget(n), 4, "lasso")
     rng = np.random.default_rng(random_state)
     complete = _complete(budget, n)
@@ -247,8 +249,8 @@ def fit_faith_banzhaf(
     penalised = np.arange(1, p)  # row 0 is the empty set: the intercept is not penalised
     gram[penalised, penalised] += float(alpha) * len(values)
     try:
-        coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        coefs = scipy.linalg.cho_solve((np.linalg.cholesky(gram), True), rhs)
+    except np.linalg.LinAlgError:  # rank-deficient design: minimum-norm least squares
         coefs = np.linalg.lstsq(gram, rhs, rcond=None)[0]
     fourier = SparseTransform(idx, coefs, n)
     info: dict[str, Any] = {"order": order, "n_terms": p, "alpha": float(alpha), "n_fit_queries": len(values)}

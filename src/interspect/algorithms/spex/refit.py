@@ -59,14 +59,21 @@ def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float =
     if len(idx) <= _DENSE_LIMIT:
         dense = gram.toarray()
         try:
-            coefs = scipy.linalg.solve(dense, rhs, assume_a="pos")
+            factor = scipy.linalg.cho_factor(dense)
+            coefs = scipy.linalg.cho_solve(factor, rhs)
+            inv_diag = np.diag(scipy.linalg.cho_solve(factor, np.eye(len(idx))))
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             coefs = np.linalg.lstsq(dense, rhs, rcond=None)[0]
+            inv_diag = np.diag(np.linalg.pinv(dense))
     else:  # the Gram matrix is sparse and close to diagonal (C (P+1) on the diagonal): CG converges fast
         precond = sp.diags(1.0 / np.maximum(diag, 1e-300))
         coefs, status = spla.cg(gram, rhs, rtol=1e-12, atol=0.0, maxiter=1000, M=precond)
         if status != 0 and len(idx) <= _DENSE_FALLBACK:
             coefs = np.linalg.lstsq(gram.toarray(), rhs, rcond=None)[0]
+        # variance inflation from sharing a bin with ``load`` other columns of ±1 signs over P + 1 delays
+        # (the mean of an inverse Wishart), instead of inverting a large Gram matrix
+        load = len(idx) / (1 << design.b)
+        inv_diag = design.n_delays / max(design.n_delays - load - 1.0, 1.0) / np.maximum(diag, 1e-300)
     fitted = a @ coefs
     rss = float(np.sum((u - fitted) ** 2))
     dof = len(u) - len(idx)
@@ -77,6 +84,6 @@ def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float =
     return Refit(
         coefs=coefs,
         noise=noise,
-        stderr=np.sqrt(noise / np.maximum(diag, 1e-300)),
+        stderr=np.sqrt(noise * np.maximum(inv_diag, 0.0)),
         r2_bins=1.0 - rss / tss if tss > 0 else 1.0,
     )

@@ -65,7 +65,8 @@ def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, a
     """Refit peeled supports + ∅ (+ all singletons when the design can identify them); drop insignificant terms."""
     width = max(design.code.t, 1)
     parts = [_padded(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
-    with_singletons = singletons and (len(peeled.idx) + n + 1) * 2 <= design.n_queries
+    # singletons only when every bin keeps far fewer columns than it has delays (else they are not identifiable)
+    with_singletons = singletons and (len(peeled.idx) + n + 1) / (1 << design.b) <= design.n_delays / 2
     if with_singletons:
         parts.append(_padded(np.arange(n)[:, None], width))
     support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
