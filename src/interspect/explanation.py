@@ -98,12 +98,14 @@ class Explanation:
         return indices.banzhaf_values(self.fourier)
 
     def interactions(self, index: str = "fsii", order: int = 2) -> SparseTransform:
-        """All interactions of size ``<= order`` under ``index`` (mobius, fourier, sii, bii, stii, fsii, fbii, k-sii)."""
+        """Interactions of size ``<= order`` for ``index`` (mobius, fourier, sii, bii, stii, fsii, fbii, k-sii)."""
         from . import indices
 
         return indices.interaction_values(self.fourier, index, order)
 
-    def top(self, k: int = 10, index: str = "mobius", order: int | None = None, min_order: int = 1) -> list[Interaction]:
+    def top(
+        self, k: int = 10, index: str = "mobius", order: int | None = None, min_order: int = 1
+    ) -> list[Interaction]:
         """The ``k`` interactions of size ``>= min_order`` with the largest absolute value under ``index``."""
         key = index.lower()
         if key == "mobius" and order is None:

@@ -50,7 +50,7 @@ class DiskCache:
         fp = self.fingerprint
         self._db.executemany(
             "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
-            zip([fp] * len(values), map(bytes, packed), values.tolist()),
+            zip([fp] * len(values), map(bytes, packed), values.tolist(), strict=True),
         )
         self._db.commit()
 
