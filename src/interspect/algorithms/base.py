@@ -21,6 +21,7 @@ METHODS: dict[str, str] = {
     "kernelshap": "regression:fit_kernelshap",
     "spex": "spex.spex:fit_spex",
     "proxyspex": "proxyspex:fit_proxyspex",
+    "qsft": "qsft.binary:fit_qsft_binary",
     "auto": "auto:fit_auto",
 }
 
