@@ -60,8 +60,8 @@ def fit_auto(
 ) -> FitResult:
     """Pick and run the method that suits ``n``, the budget and the function (see the module docstring).
 
-    ``options`` go to ProxySPEX (e.g. ``paired``, ``holdout_fraction``). ``info["auto"]`` records the choice
-    and why.
+    ``options`` go to ProxySPEX (e.g. ``paired``, ``holdout_fraction``). ``info["method"]`` is ``"auto"`` and
+    ``info["auto"]`` records the choice (``exact``, ``proxyspex``, ``spex`` or ``hybrid``) and why.
     """
     rng = np.random.default_rng(random_state)
     n = int(engine.n_features)
@@ -74,11 +74,12 @@ def fit_auto(
 
     if choice == "exact":
         result = get_method("exact")(engine, budget=budget, max_order=max_order, random_state=rng)
-        result.info["auto"] = {"choice": "exact", "reason": f"2^{n} = {1 << n} masks fit in the budget"}
+        result.info.update(method="auto", auto={"choice": "exact", "reason": f"2^{n} = {1 << n} masks fit the budget"})
         return result
     if choice == "proxyspex":
         result = fit_proxyspex(engine, budget=budget, max_order=max_order, random_state=rng, **options)
-        result.info["auto"] = {"choice": "proxyspex", "reason": "budget too small for a SPEX design after a pilot"}
+        reason = "budget too small for a SPEX design after a pilot"
+        result.info.update(method="auto", auto={"choice": "proxyspex", "reason": reason})
         return result
 
     pilot_masks = distinct_uniform_masks(max(MIN_FIT_QUERIES, int(pilot_fraction * budget)), n, rng)
@@ -97,9 +98,8 @@ def fit_auto(
             prior=pilot_fourier,
             **options,
         )
-        result.info["auto"] = dict(
-            decision, choice="proxyspex", reason="the pilot's trees found hierarchical structure"
-        )
+        reason = "the pilot's trees found hierarchical structure"
+        result.info.update(method="auto", auto=dict(decision, choice="proxyspex", reason=reason))
         return result
 
     spex = get_method("spex")(engine, budget=remaining, max_order=max_order, random_state=rng)
@@ -109,9 +109,8 @@ def fit_auto(
         masks = [pilot_masks] + ([spex.holdout[0]] if spex.holdout is not None else [])
         values = [pilot_values] + ([spex.holdout[1]] if spex.holdout is not None else [])
         spex.holdout = (np.vstack(masks), np.concatenate(values))
-        spex.info["auto"] = dict(
-            decision, choice="spex", reason="no hierarchical structure in the pilot (e.g. pure interactions)"
-        )
+        reason = "no hierarchical structure in the pilot (e.g. pure interactions)"
+        spex.info.update(method="auto", auto=dict(decision, choice="spex", reason=reason))
         return spex
     # SPEX did worse than the pilot on masks it never saw: hybrid refit on every uniform mask we have, with
     # SPEX's terms and the pilot's as prior candidates
@@ -120,7 +119,6 @@ def fit_auto(
         pilot_values = np.concatenate([pilot_values, spex.holdout[1]])
     prior = pilot_fourier + spex.fourier.with_coefs(np.zeros(len(spex.fourier)))
     fourier, info = fit_from_queries(pilot_masks, pilot_values, max_order=max_order, random_state=rng, prior=prior)
-    info = dict(info, method="proxyspex")
     reason = "SPEX did worse than the pilot on the pilot's masks"
-    info["auto"] = dict(decision, choice="hybrid", reason=reason)
+    info = dict(info, method="auto", auto=dict(decision, choice="hybrid", reason=reason))
     return FitResult(fourier, info, None)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 from ..transforms.sparse import PAD, SparseTransform
 
@@ -80,10 +81,13 @@ def refit_fourier(
     penalty = np.full(len(support), float(alpha) * len(y))
     penalty[support.degrees == 0] = 0.0
     gram[np.diag_indices_from(gram)] += penalty
-    try:
-        coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        coefs = np.linalg.lstsq(design, y, rcond=None)[0] if alpha == 0 else np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    # small dense solves: multi-threaded BLAS only adds contention on a 2-core machine
+    with threadpool_limits(limits=1, user_api="blas"):
+        try:
+            coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            solver_input = (design, y) if alpha == 0 else (gram, rhs)
+            coefs = np.linalg.lstsq(*solver_input, rcond=None)[0]
     return support.with_coefs(coefs)
 
 

@@ -142,21 +142,28 @@ class QueryEngine:
         self._asked = np.concatenate([self._asked, np.zeros(len(keys), dtype=bool)])[order]
 
     def _evaluate(self, masks: np.ndarray, keys: np.ndarray) -> None:
-        """Send masks to the model batch by batch; every finished batch is kept even if a later one fails."""
+        """Send masks to the model batch by batch; every finished batch is kept even if a later one fails.
+
+        Answers are merged into the sorted store once per call (also when a batch fails), and written to the
+        disk cache as each batch returns.
+        """
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(masks), unit="query", desc="model queries", disable=not self.progress, leave=False)
+        answers: list[np.ndarray] = []
         done = 0
         try:
             for lo in range(0, len(masks), self.batch_size):
                 batch = masks[lo : lo + self.batch_size]
                 values = self._call_model(batch)
-                self._merge(keys[lo : lo + len(batch)], values)
+                answers.append(values)
                 if self.disk is not None:
                     self.disk.store(np.packbits(batch, axis=1), values)
                 done += len(batch)
                 bar.update(len(batch))
         finally:
+            if answers:
+                self._merge(keys[:done], np.concatenate(answers))
             self.n_evaluated += done
             bar.close()
 

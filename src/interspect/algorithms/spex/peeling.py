@@ -33,7 +33,6 @@ class PeelResult:
 
     idx: np.ndarray
     coefs: np.ndarray
-    residual: np.ndarray  # bins after subtracting everything found, (C, 2^b, P + 1)
     noise: float  # estimated variance of one bin entry
     rounds: int
     n_hard: int  # accepted from plain hard-decision decoding
@@ -168,7 +167,6 @@ def peel(
     return PeelResult(
         idx=np.vstack(found_idx) if found_idx else np.zeros((0, design.code.t), dtype=np.int64),
         coefs=np.concatenate(found_coef) if found_coef else np.zeros(0),
-        residual=current,
         noise=limits.noise,
         rounds=rounds,
         n_hard=n_hard,
