@@ -66,17 +66,17 @@ def test_explain_auto_and_bad_input():
         fit_auto(QueryEngine(truth.predict, n), budget=200, max_order=2, pilot_fraction=1.5)
 
 
-def test_hybrid_when_neither_pilot_nor_spex_explains_enough():
-    # 24 terms with no hierarchy and a budget that only buys a coarse SPEX design: SPEX's terms become prior
-    # candidates of a ProxySPEX refit on every uniform mask (pilot + SPEX's held-out masks)
+def test_handover_when_the_pilot_is_below_the_threshold():
+    # 24 terms with no hierarchy; a pilot below min_pilot_r2 hands over to SPEX, and whichever of SPEX or the
+    # hybrid refit wins on the pilot's masks must beat both the mean and SPEX's own held-out score by margin
     n, rng = 64, np.random.default_rng(64)
     terms = {(): 1.0}
     while len(terms) < 25:
         terms[tuple(sorted(rng.choice(n, int(rng.integers(1, 5)), replace=False).tolist()))] = float(rng.normal())
     truth = SparseTransform.from_dict(terms, n)
-    budget = int(spex_query_count(n, 3, 4) / 0.7) + 10
+    budget = int(spex_query_count(n, 4, 4) / 0.7) + 10
     engine = QueryEngine(truth.predict, n)
-    result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
+    result = fit_auto(engine, budget=budget, max_order=4, random_state=0, min_pilot_r2=0.99)
     assert result.info["auto"]["choice"] in ("hybrid", "spex")
     assert engine.n_queries <= budget
     assert exact_r2(truth, result.fourier) > max(0.2, result.info["auto"]["spex_r2_on_pilot"] - 0.1)
