@@ -31,6 +31,33 @@ def _describe_masks(masks: np.ndarray, rows: np.ndarray, limit: int = 3) -> str:
     return "; ".join(shown) + more
 
 
+def check_values(raw: object, batch: np.ndarray, describe: Callable[[np.ndarray], str]) -> np.ndarray:
+    """What a model returned for ``batch`` as ``(len(batch),)`` finite floats, or a :class:`QueryError`.
+
+    ``describe(rows)`` names the offending inputs in the message. Shared by the binary and q-ary engines.
+    """
+    try:
+        values = np.asarray(raw)
+        if np.iscomplexobj(values):
+            raise TypeError("complex output")
+        values = values.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise QueryError(f"value function returned {type(raw).__name__}, not numbers: expected real numbers") from exc
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.shape != (len(batch),):
+        raise QueryError(
+            f"value function returned shape {values.shape} for a batch of {len(batch)} inputs;"
+            f" expected ({len(batch)},) — one number per input"
+        )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise QueryError(
+            f"value function returned {len(bad)} non-finite value(s) (e.g. {values[bad[0]]}) for: " + describe(bad)
+        )
+    return values
+
+
 class QueryEngine:
     """Batched, de-duplicated, cached and accounted access to a value function.
 
@@ -178,24 +205,7 @@ class QueryEngine:
             ) from exc
         finally:
             self.model_time += time.perf_counter() - start
-        try:
-            values = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise QueryError(f"value function returned {type(raw).__name__}, not numbers") from exc
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-        if values.shape != (len(batch),):
-            raise QueryError(
-                f"value function returned shape {values.shape} for a batch of {len(batch)} masks;"
-                f" expected ({len(batch)},) — one number per mask"
-            )
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            raise QueryError(
-                f"value function returned {len(bad)} non-finite value(s) (e.g. {values[bad[0]]}) for: "
-                + _describe_masks(batch, bad)
-            )
-        return values
+        return check_values(raw, batch, lambda rows: _describe_masks(batch, rows))
 
     def close(self) -> None:
         if self.disk is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...query.engine import QueryError
+from ...query.engine import QueryError, check_values
 from ...transforms.qary import check_inputs, check_q
 
 QaryValueFunction = Callable[[np.ndarray], np.ndarray]
@@ -123,24 +123,4 @@ class QaryQueryEngine:
         finally:
             self.model_time += time.perf_counter() - start
         self.n_evaluated += len(batch)
-        try:
-            values = np.asarray(raw)
-            if np.iscomplexobj(values):
-                raise TypeError("complex output")
-            values = values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise QueryError(f"value function returned {type(raw).__name__}, not real numbers") from exc
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-        if values.shape != (len(batch),):
-            raise QueryError(
-                f"value function returned shape {values.shape} for a batch of {len(batch)} inputs;"
-                f" expected ({len(batch)},) — one number per input"
-            )
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            raise QueryError(
-                f"value function returned {len(bad)} non-finite value(s) (e.g. {values[bad[0]]}) for input "
-                f"{batch[bad[0]].tolist()}"
-            )
-        return values
+        return check_values(raw, batch, lambda rows: f"input {batch[rows[0]].tolist()}")
