@@ -256,6 +256,11 @@ def fit_faith_banzhaf(
     info: dict[str, Any] = {"order": order, "n_terms": p, "alpha": float(alpha), "n_fit_queries": len(values)}
     if complete:
         info["r2_exact"] = _r2(values, fourier.predict(masks))
+    elif alpha == 0 and len(values) < 2 * p:
+        info["message"] = (
+            f"{len(values):,} fitted queries for {p:,} terms: least squares this close to interpolation is unstable;"
+            f" use a budget of about {2 * p + n_hold:,} or a ridge penalty (alpha > 0)"
+        )
     return FitResult(fourier.drop_zeros(), info, _heldout(engine, rng, n_hold))
 
 

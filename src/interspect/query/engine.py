@@ -104,7 +104,6 @@ class QueryEngine:
         self._values = np.zeros(0)
         self._asked = np.zeros(0, dtype=bool)
         self.n_evaluated = 0
-        self.n_from_disk = 0
         self.model_time = 0.0
         self.disk: DiskCache | None = None
         if cache is not None:
@@ -116,7 +115,10 @@ class QueryEngine:
     # ------------------------------------------------------------------ accounting
     @property
     def n_queries(self) -> int:
-        """Distinct masks requested so far: what the explanation cost, whether or not the cache answered."""
+        """Distinct masks requested so far: what the explanation cost, whether or not the cache answered.
+
+        ``n_queries - n_evaluated`` of them were answered from the on-disk cache of an earlier run.
+        """
         return int(self._asked.sum())
 
     def seen(self, masks: np.ndarray) -> np.ndarray:
