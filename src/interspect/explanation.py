@@ -31,7 +31,55 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-class Explanation:
+class ExplanationRecord:
+    """What every explanation carries besides its surrogate: names, cost, faithfulness, timing, provenance.
+
+    Subclasses set the surrogate and implement ``to_dict``/``from_dict``; JSON and ``repr`` come from here.
+    """
+
+    def _set_record(
+        self,
+        n_features: int,
+        feature_names: list[str] | None,
+        method: str,
+        n_queries: int,
+        faithfulness: dict[str, Any] | None,
+        timing: dict[str, float] | None,
+        info: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        self.n_features = int(n_features)
+        names = [f"x{i}" for i in range(self.n_features)] if feature_names is None else [str(s) for s in feature_names]
+        if len(names) != self.n_features:
+            raise ValueError(f"{len(names)} feature names for {self.n_features} features")
+        self.feature_names = names
+        self.method = method
+        self.n_queries = int(n_queries)
+        self.faithfulness = faithfulness or {"r2": None, "kind": None, "n_masks": 0}
+        self.timing = timing or {}
+        self.info = info or {}
+        self.metadata = metadata or {}
+
+    def _r2_text(self) -> str:
+        r2 = self.faithfulness.get("r2")
+        return "n/a" if r2 is None else f"{r2:.3f} ({self.faithfulness.get('kind')})"
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExplanationRecord:
+        raise NotImplementedError
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), default=_json_default, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExplanationRecord:
+        return cls.from_dict(json.loads(text))
+
+
+class Explanation(ExplanationRecord):
     """A sparse Fourier surrogate of a value function, with provenance (method, queries, R², timing).
 
     Every index (Shapley, Banzhaf, SII, BII, STII, FSII, FBII, k-SII, Möbius) is computed from
@@ -54,26 +102,12 @@ class Explanation:
         if fourier.basis != "fourier":
             raise ValueError("an Explanation is built from a Fourier transform")
         self.fourier = fourier
-        self.n_features = fourier.n_features
-        if feature_names is None:
-            feature_names = [f"x{i}" for i in range(self.n_features)]
-        feature_names = [str(name) for name in feature_names]
-        if len(feature_names) != self.n_features:
-            raise ValueError(f"{len(feature_names)} feature names for {self.n_features} features")
-        self.feature_names = feature_names
-        self.method = method
-        self.n_queries = int(n_queries)
-        self.faithfulness = faithfulness or {"r2": None, "kind": None, "n_masks": 0}
-        self.timing = timing or {}
-        self.info = info or {}
-        self.metadata = metadata or {}
+        self._set_record(fourier.n_features, feature_names, method, n_queries, faithfulness, timing, info, metadata)
 
     def __repr__(self) -> str:
-        r2 = self.faithfulness.get("r2")
-        r2_text = "n/a" if r2 is None else f"{r2:.3f} ({self.faithfulness.get('kind')})"
         return (
             f"Explanation(method={self.method!r}, n_features={self.n_features}, terms={len(self.fourier)},"
-            f" n_queries={self.n_queries}, r2={r2_text})"
+            f" n_queries={self.n_queries}, r2={self._r2_text()})"
         )
 
     # ------------------------------------------------------------------ surrogate
@@ -138,9 +172,6 @@ class Explanation:
             "fourier": {"supports": [list(s) for s in self.fourier.supports()], "coefs": self.fourier.coefs.tolist()},
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), default=_json_default, indent=indent)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Explanation:
         if data.get("format_version") != _FORMAT_VERSION:
@@ -156,7 +187,3 @@ class Explanation:
             info=data["info"],
             metadata=data["metadata"],
         )
-
-    @classmethod
-    def from_json(cls, text: str) -> Explanation:
-        return cls.from_dict(json.loads(text))

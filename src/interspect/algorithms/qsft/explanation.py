@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ...explanation import ExplanationRecord
 from ...transforms.qary import SparseQaryTransform
 
 _FORMAT_VERSION = 1
@@ -21,7 +21,7 @@ class QaryTerm(NamedTuple):
     coef: complex
 
 
-class QaryExplanation:
+class QaryExplanation(ExplanationRecord):
     """A sparse q-ary Fourier surrogate of a value function on ``Z_q^n``.
 
     Importances are variance decompositions under uniform inputs (each feature equally likely to take any of
@@ -40,25 +40,13 @@ class QaryExplanation:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self.transform = transform
-        self.n_features = transform.n_features
         self.q = transform.q
-        names = [f"x{i}" for i in range(self.n_features)] if feature_names is None else [str(s) for s in feature_names]
-        if len(names) != self.n_features:
-            raise ValueError(f"{len(names)} feature names for {self.n_features} features")
-        self.feature_names = names
-        self.method = "qsft"
-        self.n_queries = int(n_queries)
-        self.faithfulness = faithfulness or {"r2": None, "kind": None, "n_masks": 0}
-        self.timing = timing or {}
-        self.info = info or {}
-        self.metadata = metadata or {}
+        self._set_record(transform.n_features, feature_names, "qsft", n_queries, faithfulness, timing, info, metadata)
 
     def __repr__(self) -> str:
-        r2 = self.faithfulness.get("r2")
-        r2_text = "n/a" if r2 is None else f"{r2:.3f} ({self.faithfulness.get('kind')})"
         return (
             f"QaryExplanation(n_features={self.n_features}, q={self.q}, terms={len(self.transform)},"
-            f" n_queries={self.n_queries}, r2={r2_text})"
+            f" n_queries={self.n_queries}, r2={self._r2_text()})"
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -107,9 +95,6 @@ class QaryExplanation:
             "transform": self.transform.to_records(),
         }
 
-    def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QaryExplanation:
         if data.get("format") != "interspect.qary_explanation":
@@ -124,17 +109,3 @@ class QaryExplanation:
             info=data.get("info"),
             metadata=data.get("metadata"),
         )
-
-    @classmethod
-    def from_json(cls, text: str) -> QaryExplanation:
-        return cls.from_dict(json.loads(text))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
