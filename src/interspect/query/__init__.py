@@ -1,5 +1,6 @@
 """Query engine: batching, de-duplication, caching and accounting between algorithms and the model."""
 
 from .engine import QueryEngine, QueryError
+from .qary import QaryQueryEngine
 
-__all__ = ["QueryEngine", "QueryError"]
+__all__ = ["QaryQueryEngine", "QueryEngine", "QueryError"]

@@ -3,8 +3,9 @@
 It validates masks, answers repeated masks (within a call, across calls, and from an on-disk cache of an
 earlier, interrupted run) without touching the model, sends the rest in batches, validates what comes back,
 and keeps exact accounts: distinct masks requested (the cost a method needs), masks actually evaluated,
-and seconds spent inside the model. Masks are keyed by their bit-packed bytes; look-ups are sorted-array
-searches, so no Python loop runs per mask.
+and seconds spent inside the model. Inputs are keyed by their packed bits in an :class:`~.store.AnswerStore`
+(hash-sorted, exact), so no Python loop runs per input. :class:`~.qary.QaryQueryEngine` is the same engine for
+inputs whose features take ``q`` values.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import DiskCache
+from .store import AnswerStore, pack_bytes
 
 ValueFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -78,6 +80,8 @@ class QueryEngine:
         Show a progress bar with ETA; by default only when stderr is a terminal.
     """
 
+    unit = "mask"
+
     def __init__(
         self,
         value_function: ValueFunction,
@@ -89,7 +93,7 @@ class QueryEngine:
         progress: bool | None = None,
     ) -> None:
         if not callable(value_function):
-            raise TypeError("value_function must be callable: masks (m, n) -> values (m,)")
+            raise TypeError(f"value_function must be callable: {self.unit}s (m, n) -> values (m,)")
         if int(n_features) < 1:
             raise ValueError(f"n_features must be at least 1, got {n_features}")
         if int(batch_size) < 1:
@@ -98,52 +102,21 @@ class QueryEngine:
         self.n_features = int(n_features)
         self.batch_size = int(batch_size)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
-        self._key_bytes = (self.n_features + 7) // 8
-        self._key_dtype = np.dtype((np.void, self._key_bytes))
-        self._keys = np.zeros(0, dtype=self._key_dtype)  # sorted, unique
-        self._values = np.zeros(0)
-        self._asked = np.zeros(0, dtype=bool)
+        self._store = AnswerStore(self._n_words())
         self.n_evaluated = 0
         self.model_time = 0.0
         self.disk: DiskCache | None = None
         if cache is not None:
             fingerprint = cache_key or getattr(value_function, "fingerprint", None)
             self.disk = DiskCache(cache, fingerprint)
-            packed, values = self.disk.load(self._key_bytes)
-            self._merge(self._as_keys(packed), values)
+            packed, values = self.disk.load(8 * self._store.n_words)
+            words = packed.view(np.uint64)
+            hashes, first, _ = self._store.distinct(words)
+            self._store.insert(words[first], values[first], hashes=hashes[first])
 
-    # ------------------------------------------------------------------ accounting
-    @property
-    def n_queries(self) -> int:
-        """Distinct masks requested so far: what the explanation cost, whether or not the cache answered.
-
-        ``n_queries - n_evaluated`` of them were answered from the on-disk cache of an earlier run.
-        """
-        return int(self._asked.sum())
-
-    def seen(self, masks: np.ndarray) -> np.ndarray:
-        """Whether each mask was already requested through this engine (e.g. to keep held-out masks fresh)."""
-        x = self._validate_masks(masks)
-        pos, found = self._locate(self._as_keys(np.packbits(x, axis=1)))
-        return found & self._asked[pos] if len(self._asked) else found
-
-    # ------------------------------------------------------------------ querying
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        """Model values for each row of ``masks``, querying the model only for masks never seen before."""
-        x = self._validate_masks(masks)
-        if len(x) == 0:
-            return np.zeros(0)
-        keys = self._as_keys(np.packbits(x, axis=1))
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        pos, found = self._locate(unique)
-        todo = first[~found]
-        if len(todo):
-            self._evaluate(x[todo], keys[todo])
-            pos, found = self._locate(unique)
-        self._asked[pos] = True
-        return self._values[pos][inverse.ravel()]
-
-    def _validate_masks(self, masks: np.ndarray) -> np.ndarray:
+    # ------------------------------------------------------------------ what subclasses change
+    def _validate(self, masks: np.ndarray) -> np.ndarray:
+        """The checked ``(m, n)`` input matrix in the dtype the model receives."""
         x = np.asarray(masks)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"masks must have shape (m, {self.n_features}), got {x.shape}")
@@ -153,46 +126,86 @@ class QueryEngine:
             x = x.astype(bool)
         return x
 
-    def _as_keys(self, packed: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(packed, dtype=np.uint8).view(self._key_dtype).ravel()
+    def _n_words(self) -> int:
+        """Words ``W`` per packed input."""
+        return -(-self.n_features // 64)
 
-    def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.searchsorted(self._keys, keys)
-        found = np.zeros(len(keys), dtype=bool)
-        inside = pos < len(self._keys)
-        found[inside] = self._keys[pos[inside]] == keys[inside]
-        return np.minimum(pos, max(len(self._keys) - 1, 0)), found
+    def _words(self, x: np.ndarray) -> np.ndarray:
+        """Validated inputs packed exactly into ``(m, W)`` uint64 words (the store's keys)."""
+        return pack_bytes(np.packbits(x, axis=1))
 
-    def _merge(self, keys: np.ndarray, values: np.ndarray) -> None:
-        all_keys = np.concatenate([self._keys, keys])
-        order = np.argsort(all_keys, kind="stable")
-        self._keys = all_keys[order]
-        self._values = np.concatenate([self._values, values])[order]
-        self._asked = np.concatenate([self._asked, np.zeros(len(keys), dtype=bool)])[order]
+    def _describe(self, x: np.ndarray, rows: np.ndarray) -> str:
+        """Names of the inputs ``x[rows]`` for error messages."""
+        return _describe_masks(x, rows)
 
-    def _evaluate(self, masks: np.ndarray, keys: np.ndarray) -> None:
-        """Send masks to the model batch by batch; every finished batch is kept even if a later one fails.
+    # ------------------------------------------------------------------ accounting
+    @property
+    def n_queries(self) -> int:
+        """Distinct inputs requested so far: what the explanation cost, whether or not the cache answered.
 
-        Answers are merged into the sorted store once per call (also when a batch fails), and written to the
-        disk cache as each batch returns.
+        ``n_queries - n_evaluated`` of them were answered from the on-disk cache of an earlier run.
+        """
+        return int(self._store.asked.sum())
+
+    def seen(self, masks: np.ndarray) -> np.ndarray:
+        """Whether each input was already requested through this engine (e.g. to keep held-out masks fresh)."""
+        pos, found = self._store.locate(self._words(self._validate(masks)))
+        found[found] = self._store.asked[pos[found]]
+        return found
+
+    # ------------------------------------------------------------------ querying
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        """Model values for each row of ``masks``, querying the model only for inputs never seen before."""
+        x = self._validate(masks)
+        if len(x) == 0:
+            return np.zeros(0)
+        words = self._words(x)
+        hashes, first, inverse = self._store.distinct(words)
+        distinct = np.take(words, first, axis=0)  # np.take: row gathers several times faster than fancy indexing
+        pos, found = self._store.locate(distinct, hashes[first])
+        if not found.all():
+            salt = self._store.salt
+            self._evaluate(x, first[~found], words, hashes)
+            if self._store.salt == salt:
+                pos = self._store.positions(hashes[first])
+            else:  # a hash collision made the store draw a new hash function
+                pos, _ = self._store.locate(distinct)
+        self._store.asked[pos] = True
+        return self._store.values[pos][inverse]
+
+    def _evaluate(self, x: np.ndarray, rows: np.ndarray, words: np.ndarray, hashes: np.ndarray) -> None:
+        """Send ``x[rows]`` to the model batch by batch; every finished batch is kept even if a later one fails.
+
+        ``rows`` come in hash order; the model sees them in input order (sequential reads of ``x``). Answers
+        join the in-memory store once per call (also when a batch fails), and the disk cache as each batch
+        returns.
         """
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(masks), unit="query", desc="model queries", disable=not self.progress, leave=False)
+        todo = np.zeros(len(x), dtype=bool)
+        todo[rows] = True
+        todo = np.flatnonzero(todo)
+        rank = np.empty(len(x), dtype=np.intp)
+        rank[todo] = np.arange(len(todo))
+        bar = tqdm(total=len(todo), unit=self.unit, desc="model queries", disable=not self.progress, leave=False)
         answers: list[np.ndarray] = []
         done = 0
         try:
-            for lo in range(0, len(masks), self.batch_size):
-                batch = masks[lo : lo + self.batch_size]
-                values = self._call_model(batch)
+            for lo in range(0, len(todo), self.batch_size):
+                batch = todo[lo : lo + self.batch_size]
+                contiguous = batch[-1] - batch[0] == len(batch) - 1
+                rows_x = x[batch[0] : batch[-1] + 1] if contiguous else np.take(x, batch, axis=0)
+                values = self._call_model(rows_x)
                 answers.append(values)
                 if self.disk is not None:
-                    self.disk.store(np.packbits(batch, axis=1), values)
+                    self.disk.store(np.take(words, batch, axis=0).view(np.uint8), values)
                 done += len(batch)
                 bar.update(len(batch))
         finally:
             if answers:
-                self._merge(keys[:done], np.concatenate(answers))
+                kept = rows[rank[rows] < done]
+                values = np.concatenate(answers)[rank[kept]]
+                self._store.insert(np.take(words, kept, axis=0), values, hashes=hashes[kept])
             self.n_evaluated += done
             bar.close()
 
@@ -202,12 +215,12 @@ class QueryEngine:
             raw = self.value_function(batch.copy())
         except Exception as exc:
             raise QueryError(
-                f"value function raised {type(exc).__name__}: {exc} on a batch of {len(batch)} masks "
-                f"({_describe_masks(batch, np.arange(len(batch)))})"
+                f"value function raised {type(exc).__name__}: {exc} on a batch of {len(batch)} {self.unit}s "
+                f"({self._describe(batch, np.arange(len(batch)))})"
             ) from exc
         finally:
             self.model_time += time.perf_counter() - start
-        return check_values(raw, batch, lambda rows: _describe_masks(batch, rows))
+        return check_values(raw, batch, lambda rows: self._describe(batch, rows))
 
     def close(self) -> None:
         if self.disk is not None:

@@ -5,10 +5,10 @@ matrices, delays, budget planner), ``peeling`` (bin transforms, singleton detect
 ``qsft`` (the fit), ``explanation`` and ``api`` (``explain_qary``).
 """
 
+from ...query.qary import QaryQueryEngine
 from .api import explain_qary
 from .design import QsftPlan, plan_qsft
 from .explanation import QaryExplanation
 from .qsft import fit_qsft
-from .query import QaryQueryEngine
 
 __all__ = ["QaryExplanation", "QaryQueryEngine", "QsftPlan", "explain_qary", "fit_qsft", "plan_qsft"]

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ...query.qary import QaryQueryEngine, QaryValueFunction
 from ...transforms.qary import check_q
 from .explanation import QaryExplanation
 from .qsft import fit_qsft
-from .query import QaryQueryEngine, QaryValueFunction
 
 
 def heldout_r2(predicted: np.ndarray, values: np.ndarray) -> float | None:
@@ -41,7 +41,8 @@ def explain_qary(
     Parameters
     ----------
     value_function : callable or QaryQueryEngine
-        Maps an ``(m, n)`` int matrix with entries in ``0 … q-1`` to ``m`` real numbers.
+        Maps an ``(m, n)`` integer matrix with entries in ``0 … q-1`` to ``m`` real numbers. The matrix is
+        ``uint8`` (compact, indexes tables directly); convert before arithmetic that can leave ``0 … 255``.
     budget : int, optional
         Most distinct model queries for the fit (see :func:`~.design.plan_qsft`; by default the design is
         sized for about 100 non-zero coefficients, or ``sparsity=`` if given).

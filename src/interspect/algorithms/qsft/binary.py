@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from ...query.engine import QueryEngine
+from ...query.qary import QaryQueryEngine
 from ..base import FitResult
 from .qsft import fit_qsft
-from .query import QaryQueryEngine
 
 
 def fit_qsft_binary(

@@ -116,7 +116,8 @@ def subsampling_matrices(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray
     for c in range(plan.n_groups):
         for _ in range(100):
             m = rng.integers(0, q, size=(n, b))
-            if len(np.unique((lattice @ m.T) % q, axis=0)) == len(lattice):
+            images = np.ascontiguousarray((lattice @ m.T) % q, dtype=np.uint8)
+            if len(np.unique(images.view(np.dtype((np.void, n))))) == len(lattice):
                 break
         else:
             raise ValueError(f"could not draw an injective {n}x{b} subsampling matrix over Z_{q}; lower b")
@@ -143,10 +144,11 @@ def all_digits(b: int, q: int) -> np.ndarray:
     return np.indices((q,) * b, dtype=np.int64).reshape(b, -1).T
 
 
-def group_queries(m: np.ndarray, dels: np.ndarray, q: int) -> np.ndarray:
-    """``(P, q^b, n)`` uint8 queries ``M l + d`` of one group (``l`` in C order)."""
-    base = ((all_digits(m.shape[1], q) @ m.T) % q).astype(np.uint8)
-    out = np.add(base[None, :, :], dels.astype(np.uint8)[:, None, :])
+def design_queries(matrices: np.ndarray, dels: np.ndarray, q: int) -> np.ndarray:
+    """``(C, P, q^b, n)`` uint8 queries ``M_c l + d_p`` of every group (``l`` in C order)."""
+    n_groups, _, b = matrices.shape
+    base = (np.einsum("lb,cnb->cln", all_digits(b, q), matrices) % q).astype(np.uint8)  # (C, q^b, n)
+    out = np.add(base[:, None, :, :], dels.astype(np.uint8)[None, :, None, :])
     if q <= 128:  # a sum s < 2q: s - q wraps around in uint8 exactly when s < q, so min(s, s - q) = s mod q
         return np.minimum(out, out - np.uint8(q), out=out)
     return out % q

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.stats import chi2
@@ -34,11 +35,11 @@ def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
 
 
 def bin_transform(samples: np.ndarray, q: int, b: int) -> np.ndarray:
-    """``(P, q^b)`` real samples of one group -> ``(q^b, P)`` bins: a ``q^b``-point FFT per delay."""
-    n_delays = samples.shape[0]
-    table = samples.reshape((n_delays,) + (q,) * b)
-    out = np.fft.fftn(table, axes=tuple(range(1, b + 1))) / q**b
-    return out.reshape(n_delays, q**b).T
+    """``(C, P, q^b)`` real samples -> ``(C, q^b, P)`` bins: a ``q^b``-point FFT per group and delay."""
+    n_groups, n_delays = samples.shape[:2]
+    table = samples.reshape((n_groups, n_delays) + (q,) * b)
+    out = scipy.fft.fftn(table, axes=tuple(range(2, b + 2))) / q**b
+    return np.ascontiguousarray(out.reshape(n_groups, n_delays, q**b).transpose(0, 2, 1))
 
 
 @dataclass

@@ -10,10 +10,10 @@ import numpy as np
 from scipy.stats import chi2
 from threadpoolctl import threadpool_limits
 
+from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform, unique_rows
-from .design import delays, group_queries, offsets, plan_qsft, subsampling_matrices
+from .design import delays, design_queries, offsets, plan_qsft, subsampling_matrices
 from .peeling import Peeler, bin_transform
-from .query import QaryQueryEngine
 
 PRUNE_REL = 1e-12  # coefficients below this fraction of the largest are numerical zeros
 
@@ -84,10 +84,8 @@ def fit_qsft(
     offs = offsets(plan, rng)
     dels = delays(plan, offs)
     queries_before = engine.n_queries
-    bins = np.empty((plan.n_groups, plan.n_bins, plan.n_delays), dtype=np.complex128)
-    for c, m in enumerate(matrices):
-        values = engine(group_queries(m, dels, q).reshape(-1, n)).reshape(plan.n_delays, plan.n_bins)
-        bins[c] = bin_transform(values, q, plan.b)
+    values = engine(design_queries(matrices, dels, q).reshape(-1, n))  # one call: one de-duplication pass
+    bins = bin_transform(values.reshape(plan.n_groups, plan.n_delays, plan.n_bins), q, plan.b)
 
     # the linear algebra below is small: one BLAS thread avoids thread start-up and contention costs
     decode_start = time.perf_counter()

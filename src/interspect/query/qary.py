@@ -1,0 +1,89 @@
+"""The query engine for inputs whose features each take one of ``q`` values (``0 … q-1``).
+
+Everything but the input type is the binary :class:`~.engine.QueryEngine`'s: de-duplication, batching, the
+on-disk cache, progress and accounting. Inputs reach the model as ``uint8`` matrices (``q ≤ 256``), the
+q-ary counterpart of the boolean masks the binary engine sends: a compact integer matrix that indexes tables
+directly (convert with ``x.astype(int)`` before arithmetic that could leave ``0 … 255``). They are keyed by
+their digits packed into 1, 2, 4 or 8 bits each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..transforms.qary import check_inputs, check_q
+from .engine import QueryEngine
+from .store import pack_bytes
+
+QaryValueFunction = Callable[[np.ndarray], np.ndarray]
+
+
+class QaryQueryEngine(QueryEngine):
+    """Calls ``value_function`` on ``(m, n)`` uint8 matrices with entries in ``0 … q-1`` in batches.
+
+    ``n_queries`` counts distinct inputs requested (the cost), ``n_evaluated`` those sent to the model,
+    ``model_time`` the seconds spent inside it. Outputs must be one finite number per input. Other
+    parameters are those of :class:`~.engine.QueryEngine`.
+    """
+
+    unit = "input"
+
+    def __init__(
+        self,
+        value_function: QaryValueFunction,
+        n_features: int,
+        q: int,
+        *,
+        batch_size: int = 256,
+        cache: str | Path | None = None,
+        cache_key: str | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        self.q = check_q(q)
+        self._bits = next(b for b in (1, 2, 4, 8) if self.q <= 1 << b)  # bits per digit
+        super().__init__(
+            value_function, n_features, batch_size=batch_size, cache=cache, cache_key=cache_key, progress=progress
+        )
+
+    def _validate(self, x: np.ndarray) -> np.ndarray:
+        arr = np.asarray(x)
+        if arr.ndim == 2 and arr.dtype == np.uint8 and arr.shape[1] == self.n_features:
+            if arr.size and arr.max() >= self.q:
+                raise ValueError(f"inputs must lie in 0..{self.q - 1}; found values up to {arr.max()}")
+            return arr
+        return check_inputs(arr, self.n_features, self.q).astype(np.uint8)
+
+    def _n_words(self) -> int:
+        n_bytes = -(-self.n_features * self._bits // 8)
+        return -(-n_bytes // 8)
+
+    def _words(self, x: np.ndarray) -> np.ndarray:
+        """Digits packed ``p = 8 / bits`` to a byte, then bytes into words.
+
+        Read as one ``8p``-bit integer, ``p`` digit bytes ``d_i`` times ``Σ_i 2^(8(p-1) - (8-bits)·i)`` put
+        ``d_i`` at bit ``8(p-1) + bits·i``: the top byte is the packed byte, and the cross terms fall below it
+        without overlapping (or above the word and vanish), so one multiply and one shift pack ``p`` digits.
+        """
+        p = 8 // self._bits
+        if p == 1:
+            return pack_bytes(x)
+        word = np.dtype(f"uint{8 * p}")
+        factor = sum(1 << (8 * (p - 1) - (8 - self._bits) * i) for i in range(p))
+        groups = _padded(x, -(-x.shape[1] // p) * p).view(word)
+        return pack_bytes(((groups * word.type(factor)) >> word.type(8 * (p - 1))).astype(np.uint8))
+
+    def _describe(self, x: np.ndarray, rows: np.ndarray) -> str:
+        shown = [f"row {int(r)} = {x[r].tolist()}" for r in rows[:3]]
+        return "; ".join(shown) + (f" (+{len(rows) - 3} more)" if len(rows) > 3 else "")
+
+
+def _padded(x: np.ndarray, width: int) -> np.ndarray:
+    """``x`` with zero columns appended up to ``width`` (``x`` itself when it is already that wide)."""
+    if x.shape[1] == width and x.flags.c_contiguous:
+        return x
+    out = np.zeros((len(x), width), dtype=np.uint8)
+    out[:, : x.shape[1]] = x
+    return out

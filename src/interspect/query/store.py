@@ -1,0 +1,131 @@
+"""In-memory store of model answers keyed by exact input rows, with vectorised de-duplication.
+
+Each input row arrives packed into ``W`` 64-bit words (bit-packed masks, digit-packed q-ary inputs). Rows are
+kept sorted by a 64-bit hash of their words, so finding repeats within a batch is one ``np.unique`` on
+integers and looking a batch up is one ``searchsorted``, whatever ``W`` is. Hashes only propose matches: rows
+with equal hashes are compared word by word, so de-duplication is exact. Should two different rows ever
+share a hash (about one chance in 2^64 per pair), a new hash function is drawn and the store re-sorted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_FINAL = np.uint64(0x94D049BB133111EB)
+
+
+def pack_bytes(rows: np.ndarray) -> np.ndarray:
+    """``(m, B)`` uint8 rows -> ``(m, ceil(B / 8))`` uint64 words (zero padded)."""
+    rows = np.asarray(rows, dtype=np.uint8)
+    width = -(-rows.shape[1] // 8) * 8
+    if width == rows.shape[1] and rows.flags.c_contiguous:
+        return rows.view(np.uint64)
+    padded = np.zeros((len(rows), max(width, 8)), dtype=np.uint8)
+    padded[:, : rows.shape[1]] = rows
+    return padded.view(np.uint64)
+
+
+class AnswerStore:
+    """Answers (``values``) and "requested" flags (``asked``) for distinct rows of ``n_words`` words."""
+
+    def __init__(self, n_words: int) -> None:
+        self.n_words = int(n_words)
+        self._salt = 0
+        self.hashes = np.zeros(0, dtype=np.uint64)  # sorted
+        self.words = np.zeros((0, self.n_words), dtype=np.uint64)
+        self.values = np.zeros(0)
+        self.asked = np.zeros(0, dtype=bool)
+
+    @property
+    def salt(self) -> int:
+        """Which hash function is in use; it changes only when a collision forces a new one."""
+        return self._salt
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def hash(self, words: np.ndarray) -> np.ndarray:
+        """64-bit hash of each row: every word is absorbed by an invertible multiply-xorshift step, so rows that
+        differ in a single word never collide."""
+        h = np.full(len(words), (_GOLDEN * (2 * self._salt + 1)) % 2**64, dtype=np.uint64)
+        for j in range(words.shape[1]):
+            h ^= words[:, j]
+            h *= _MIX
+            h ^= h >> np.uint64(31)
+        h *= _FINAL
+        h ^= h >> np.uint64(29)
+        return h
+
+    def _rehash(self) -> None:
+        """Draw the next hash function and re-sort the store (called on a hash collision)."""
+        self._salt += 1
+        self._sort(self.hash(self.words))
+
+    def _sort(self, hashes: np.ndarray) -> None:
+        """Order the store by ``hashes`` (the hashes of ``self.words``), drawing new ones while two coincide."""
+        while True:
+            order = np.argsort(hashes, kind="stable")  # a merge when the store and the new rows are sorted runs
+            hashes = hashes[order]
+            if not np.any(hashes[1:] == hashes[:-1]):
+                break
+            self._salt += 1
+            hashes = self.hash(self.words)
+        self.hashes, self.words = hashes, self.words[order]
+        self.values, self.asked = self.values[order], self.asked[order]
+
+    def distinct(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct rows of a batch: ``(hashes, first, inverse)``, ``hashes`` of every row, ``words[first]`` the
+        distinct rows (sorted by hash) and ``words[first][inverse] == words``."""
+        while True:
+            h = self.hash(words)
+            _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+            inverse = inverse.ravel()
+            rep = first[inverse]
+            repeats = np.flatnonzero(rep != np.arange(len(h)))
+            if np.array_equal(np.take(words, repeats, axis=0), np.take(words, rep[repeats], axis=0)):
+                return h, first, inverse
+            self._rehash()
+
+    def locate(self, words: np.ndarray, hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Position of each (distinct) row in the store and whether it is there; ``hashes`` saves re-hashing."""
+        while True:
+            h = self.hash(words) if hashes is None else hashes
+            pos = np.searchsorted(self.hashes, h)
+            found = np.zeros(len(h), dtype=bool)
+            inside = pos < len(self.hashes)
+            found[inside] = self.hashes[pos[inside]] == h[inside]
+            if not found.any() or np.array_equal(np.take(self.words, pos[found], axis=0), words[found]):
+                return np.minimum(pos, max(len(self.hashes) - 1, 0)), found
+            self._rehash()
+            hashes = None
+
+    def positions(self, hashes: np.ndarray) -> np.ndarray:
+        """Positions of rows known to be stored, from their hashes (unique in the store)."""
+        return np.searchsorted(self.hashes, hashes)
+
+    def insert(
+        self, words: np.ndarray, values: np.ndarray, *, asked: bool = False, hashes: np.ndarray | None = None
+    ) -> None:
+        """Add rows that are distinct and not yet stored (``hashes``: theirs, if already computed).
+
+        Rows given in hash order (as :meth:`distinct` lists them) are merged in linear time.
+        """
+        if len(words) == 0:
+            return
+        hashes = self.hash(words) if hashes is None else hashes
+        flags = np.full(len(words), asked)
+        if np.any(hashes[1:] < hashes[:-1]):
+            order = np.argsort(hashes)
+            hashes, words, values = hashes[order], np.take(words, order, axis=0), values[order]
+        if len(self.hashes) == 0:
+            self.hashes, self.words, self.values, self.asked = hashes, words, values, flags
+        else:
+            pos = np.searchsorted(self.hashes, hashes)
+            self.hashes = np.insert(self.hashes, pos, hashes)
+            self.words = np.insert(self.words, pos, words, axis=0)
+            self.values = np.insert(self.values, pos, values)
+            self.asked = np.insert(self.asked, pos, flags)
+        if np.any(self.hashes[1:] == self.hashes[:-1]):  # two different rows share a hash: draw a new hash
+            self._rehash()

@@ -1,0 +1,104 @@
+"""The answer store and the q-ary engine's keys: exact de-duplication even when hashes collide."""
+
+import numpy as np
+import pytest
+
+from interspect.query.qary import QaryQueryEngine
+from interspect.query.store import AnswerStore, pack_bytes
+
+
+class WeakHashStore(AnswerStore):
+    """A store whose first hash functions collide on purpose (only the lowest bit of the first word)."""
+
+    def __init__(self, n_words: int, weak_salts: int = 2) -> None:
+        super().__init__(n_words)
+        self.weak_salts = weak_salts
+
+    def hash(self, words):
+        if self.salt < self.weak_salts:
+            return words[:, 0] & np.uint64(1)
+        return super().hash(words)
+
+
+def _rows(m, n_words, seed=0, distinct_values=4):
+    return np.random.default_rng(seed).integers(0, distinct_values, size=(m, n_words)).astype(np.uint64)
+
+
+def _reference_unique(words):
+    _, first, inverse = np.unique(words, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+@pytest.mark.parametrize("store_type", [AnswerStore, WeakHashStore])
+def test_distinct_matches_numpy_unique_even_with_colliding_hashes(store_type):
+    words = _rows(300, 3)
+    store = store_type(3)
+    _, first, inverse = store.distinct(words)
+    np.testing.assert_array_equal(words[first][inverse], words)
+    assert len(first) == len(_reference_unique(words)[0])
+
+
+def test_collisions_in_the_store_force_a_new_hash_and_lookups_stay_exact():
+    store = WeakHashStore(2)
+    rows = np.unique(_rows(200, 2, seed=1), axis=0)
+    values = np.arange(len(rows), dtype=float)
+    hashes, first, _ = store.distinct(rows)
+    store.insert(rows[first], values[first], hashes=hashes[first])
+    assert store.salt >= store.weak_salts  # the weak hashes collided, so new ones were drawn
+    probe = np.vstack([rows[::3], rows[:5] + np.uint64(100)])
+    pos, found = store.locate(probe)
+    np.testing.assert_array_equal(found, [True] * len(rows[::3]) + [False] * 5)
+    np.testing.assert_array_equal(store.values[pos[found]], values[::3])
+
+
+def test_incremental_inserts_keep_every_answer():
+    store = AnswerStore(2)
+    rows = np.unique(_rows(500, 2, seed=2, distinct_values=1000), axis=0)
+    values = rows[:, 0].astype(float) * 3 + rows[:, 1]
+    for chunk in np.array_split(np.arange(len(rows)), 7):
+        pos, found = store.locate(rows[chunk])
+        assert not found.any()
+        store.insert(rows[chunk], values[chunk])
+    pos, found = store.locate(rows)
+    assert found.all() and len(store) == len(rows)
+    np.testing.assert_array_equal(store.values[pos], values)
+    assert np.all(np.diff(store.hashes.astype(np.float64)) >= 0)
+
+
+def test_pack_bytes_pads_to_whole_words():
+    rows = np.arange(30, dtype=np.uint8).reshape(3, 10)
+    words = pack_bytes(rows)
+    assert words.shape == (3, 2)
+    np.testing.assert_array_equal(words.view(np.uint8)[:, :10], rows)
+    assert not words.view(np.uint8)[:, 10:].any()
+
+
+@pytest.mark.parametrize("q", [2, 3, 4, 5, 16, 17, 256])
+@pytest.mark.parametrize("n", [1, 7, 9, 64, 65, 200])
+def test_qary_keys_hold_every_digit(q, n):
+    """Unpacking the engine's words gives back the inputs, so keys are exact (injective)."""
+    engine = QaryQueryEngine(lambda x: np.zeros(len(x)), n, q)
+    x = np.random.default_rng(q * 1000 + n).integers(0, q, size=(200, n)).astype(np.uint8)
+    packed = engine._words(x).view(np.uint8)
+    bits = next(b for b in (1, 2, 4, 8) if q <= 1 << b)
+    per_byte, k = 8 // bits, np.arange(n)
+    digits = (packed[:, k // per_byte] >> (bits * (k % per_byte)).astype(np.uint8)) & np.uint8((1 << bits) - 1)
+    np.testing.assert_array_equal(digits, x)
+
+
+def test_qary_engine_sends_uint8_and_resumes_from_disk(tmp_path):
+    calls = []
+
+    def f(x):
+        calls.append(x.copy())
+        return x.astype(np.int64) @ np.arange(1, x.shape[1] + 1)
+
+    x = np.random.default_rng(0).integers(0, 5, size=(50, 9))
+    first = QaryQueryEngine(f, 9, 5, batch_size=7, cache=tmp_path / "c.sqlite", cache_key="f")
+    np.testing.assert_allclose(first(x), x @ np.arange(1, 10))
+    assert all(c.dtype == np.uint8 for c in calls)
+    first.close()
+    calls.clear()
+    again = QaryQueryEngine(f, 9, 5, cache=tmp_path / "c.sqlite", cache_key="f")
+    np.testing.assert_allclose(again(x), x @ np.arange(1, 10))
+    assert not calls and again.n_queries == len(np.unique(x, axis=0)) and again.n_evaluated == 0
