@@ -253,3 +253,17 @@ def test_binary_method_adapter_matches_the_exact_binary_transform():
     assert got.to_dict().keys() == want.to_dict().keys()
     np.testing.assert_allclose(list(got.to_dict().values()), list(want.to_dict().values()), atol=1e-9)
     assert engine.n_queries == fit.info["queries"] <= 3_000
+
+
+@pytest.mark.parametrize(("q", "n", "robust"), [(3, 20, False), (5, 7, True), (4, 30, True), (200, 6, True)])
+def test_design_queries_are_subsampled_lattices_plus_delays(q, n, robust):
+    from interspect.algorithms.qsft.design import all_digits, design_queries, offsets, subsampling_matrices
+
+    plan = plan_qsft(n, q, sparsity=30, noise_robust=robust)
+    rng = np.random.default_rng(0)
+    matrices, offs = subsampling_matrices(plan, rng), offsets(plan, rng)
+    unit = np.vstack([np.zeros((1, n), dtype=np.int64), np.eye(n, dtype=np.int64)])
+    delays = (offs[:, None, :] + unit[None]).reshape(-1, n)  # o_r, then o_r + e_i
+    lattice = np.einsum("lb,cnb->cln", all_digits(plan.b, q), matrices)
+    expected = (lattice[:, None, :, :] + delays[None, :, None, :]) % q
+    np.testing.assert_array_equal(design_queries(matrices, offs, q), expected)

@@ -132,26 +132,27 @@ def offsets(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, plan.q, size=(plan.n_repeats, plan.n_features))
 
 
-def delays(plan: QsftPlan, offs: np.ndarray) -> np.ndarray:
-    """``(P, n)`` delays: block ``r`` is ``o_r`` followed by ``o_r + e_i`` for ``i = 0 … n-1``."""
-    n = plan.n_features
-    unit = np.vstack([np.zeros((1, n), dtype=np.int64), np.eye(n, dtype=np.int64)])
-    return ((offs[:, None, :] + unit[None]) % plan.q).reshape(-1, n)
-
-
 def all_digits(b: int, q: int) -> np.ndarray:
     """All ``q^b`` vectors of ``Z_q^b`` in C order (first digit most significant), as used by ``np.fft.fftn``."""
     return np.indices((q,) * b, dtype=np.int64).reshape(b, -1).T
 
 
-def design_queries(matrices: np.ndarray, dels: np.ndarray, q: int) -> np.ndarray:
-    """``(C, P, q^b, n)`` uint8 queries ``M_c l + d_p`` of every group (``l`` in C order)."""
-    n_groups, _, b = matrices.shape
-    base = (np.einsum("lb,cnb->cln", all_digits(b, q), matrices) % q).astype(np.uint8)  # (C, q^b, n)
-    out = np.add(base[:, None, :, :], dels.astype(np.uint8)[None, :, None, :])
-    if q <= 128:  # a sum s < 2q: s - q wraps around in uint8 exactly when s < q, so min(s, s - q) = s mod q
-        return np.minimum(out, out - np.uint8(q), out=out)
-    return out % q
+def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> np.ndarray:
+    """``(C, P, q^b, n)`` uint8 queries ``M_c l + d_p`` of every group (``l`` in C order); delay block ``r`` is
+    ``o_r`` followed by ``o_r + e_i`` for ``i = 0 … n-1`` (``P = R (n + 1)``).
+
+    Delay ``o_r + e_i`` changes one digit of the block's base rows ``M_c l + o_r``, so each block is one broadcast
+    copy of its base rows plus a fix-up of one column per delay: one pass over the output, no temporaries.
+    """
+    n_groups, n, b = matrices.shape
+    base = np.einsum("lb,cnb->cln", all_digits(b, q), matrices)  # (C, q^b, n)
+    out = np.empty((n_groups, len(offs), n + 1, q**b, n), dtype=np.uint8)
+    cols = np.arange(n)
+    for r, offset in enumerate(offs):  # a handful of delay blocks
+        block = ((base + offset) % q).astype(np.uint8)
+        out[:, r] = block[:, None]
+        out[:, r, 1 + cols, :, cols] = np.moveaxis((block + 1) % q, 2, 0)
+    return out.reshape(n_groups, len(offs) * (n + 1), q**b, n)
 
 
 def bin_weights(b: int, q: int) -> np.ndarray:

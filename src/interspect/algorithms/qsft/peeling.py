@@ -74,9 +74,11 @@ class Peeler:
         self.n_groups, self.n_bins, self.n_delays = bins.shape
         self.n_features = matrices.shape[1]
         self.weights = bin_weights(matrices.shape[2], q)
+        self._stacked = matrices.transpose(1, 0, 2).reshape(self.n_features, -1).astype(np.float64)  # (n, C b)
         self.omega = roots_of_unity(q)
         p = self.n_delays
-        self.noise = self._noise_floor(self.detect(bins.reshape(-1, p)))
+        self._first = self.detect(bins.reshape(-1, p))  # also the first peeling round's detection
+        self.noise = self._noise_floor(self._first)
         first_energy = np.einsum("cjp,cjp->cj", bins.conj(), bins).real
         peak = float(first_energy.max(initial=0.0))
         self.zero_thr = max(ZERO_TOL * peak, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
@@ -123,9 +125,17 @@ class Peeler:
 
     def bins_of(self, k: np.ndarray) -> np.ndarray:
         """``(N, C)`` flat bin of each frequency in each group."""
-        return (np.einsum("kn,cnb->kcb", k, self.matrices) % self.q) @ self.weights
+        prod = k.astype(np.float64) @ self._stacked  # BLAS; integers well below 2^53, so exact
+        return (prod.astype(np.int64) % self.q).reshape(len(k), self.n_groups, -1) @ self.weights
 
     # ------------------------------------------------------------------ peeling
+    def _detect_bins(self, flat: np.ndarray) -> Detection:
+        """Detection on flat bin indices ``c * q^b + j``, reusing the initial one while no bin has changed."""
+        if self._first is None:
+            return self.detect(self.u.reshape(-1, self.n_delays)[flat])
+        d = self._first
+        return Detection(d.k[flat], d.rho[flat], d.residual[flat], d.energy[flat])
+
     def run(self, max_order: int | None = None, max_iter: int = 64) -> tuple[np.ndarray, np.ndarray, int]:
         """Peel until no bin yields a new singleton; returns the frequencies, their coefficients, iterations."""
         energy = np.einsum("cjp,cjp->cj", self.u.conj(), self.u).real
@@ -139,7 +149,7 @@ class Peeler:
             dirty[:] = False
             if len(cand) == 0:
                 break
-            det = self.detect(self.u.reshape(-1, self.n_delays)[cand])
+            det = self._detect_bins(cand)
             group, bin_ = np.divmod(cand, self.n_bins)
             tolerance = np.maximum(self.ratio * det.energy, self.resid_thr)
             ok = (det.energy > self.zero_thr) & (det.residual <= tolerance)
@@ -154,6 +164,7 @@ class Peeler:
             contrib = rho[:, None, None] * self.signatures(ks)[:, None, :]  # (K, 1, P)
             contrib = np.broadcast_to(contrib, (len(ks), self.n_groups, self.n_delays))
             np.subtract.at(self.u, (groups[None, :], where), contrib)
+            self._first = None  # the bins changed
             dirty[groups[None, :], where] = True
             found_k.append(ks)
             found_rho.append(rho)

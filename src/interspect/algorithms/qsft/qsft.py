@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import chi2
-from threadpoolctl import threadpool_limits
 
 from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform, unique_rows
-from .design import delays, design_queries, offsets, plan_qsft, subsampling_matrices
+from .design import design_queries, offsets, plan_qsft, subsampling_matrices
 from .peeling import Peeler, bin_transform
 
 PRUNE_REL = 1e-12  # coefficients below this fraction of the largest are numerical zeros
@@ -82,22 +81,23 @@ def fit_qsft(
     plan = plan_qsft(n, q, budget, sparsity=sparsity, noise_robust=noise_robust, n_repeats=n_repeats, n_groups=n_groups)
     matrices = subsampling_matrices(plan, rng)
     offs = offsets(plan, rng)
-    dels = delays(plan, offs)
     queries_before = engine.n_queries
-    values = engine(design_queries(matrices, dels, q).reshape(-1, n))  # one call: one de-duplication pass
+    values = engine(design_queries(matrices, offs, q).reshape(-1, n))  # one call: one de-duplication pass
     bins = bin_transform(values.reshape(plan.n_groups, plan.n_delays, plan.n_bins), q, plan.b)
 
-    # the linear algebra below is small: one BLAS thread avoids thread start-up and contention costs
     decode_start = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
-        peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
-        found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
-        support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
-        coefs = _symmetric_refit(peeler, support, q)
-        noise_floor = np.sqrt(peeler.coefficient_noise() * chi2.ppf(1 - alpha, 2) / 2)
-        keep = np.abs(coefs) > max(PRUNE_REL * float(np.abs(coefs).max(initial=0.0)), noise_floor)
-        if not keep.all():
-            support = support[keep]
+    peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
+    found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
+    support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
+    coefs = _symmetric_refit(peeler, support, q)
+    numerical_zero = PRUNE_REL * float(np.abs(coefs).max(initial=0.0))
+    noise_floor = np.sqrt(peeler.coefficient_noise() * chi2.ppf(1 - alpha, 2) / 2)
+    keep = np.abs(coefs) > max(numerical_zero, noise_floor)
+    if not keep.all():
+        # dropping numerical zeros changes no other coefficient; dropping terms under the noise floor does
+        refit = bool(np.any(np.abs(coefs[~keep]) > numerical_zero))
+        support, coefs = support[keep], coefs[keep]
+        if refit:
             coefs = _symmetric_refit(peeler, support, q)
     decode_seconds = time.perf_counter() - decode_start
     info = {
