@@ -26,6 +26,8 @@ REL_TOL = 1e-8  # residual / energy below which a bin is a singleton whatever th
 ZERO_TOL = 1e-20  # bin energy (relative to the largest) below which a bin is empty
 MIN_MATCHED = 5  # bins needed to estimate the noise floor from singletons
 RESIDUAL_RATIO = 0.5  # with noise: a candidate leaving at most this share of its bin's energy is peeled
+CHASE_DIGITS = 3  # with noise, failed bins retry the 2^3 flips of their three least reliable digits
+LOW_DEGREE = 3  # with noise, a digit is non-zero with prior probability LOW_DEGREE / n (low-degree terms)
 NOISY_REL = 1e-16  # noise floor (relative to the largest bin entry power) above which the data count as noisy
 
 
@@ -77,10 +79,15 @@ class Peeler:
         self._stacked = matrices.transpose(1, 0, 2).reshape(self.n_features, -1).astype(np.float64)  # (n, C b)
         self.omega = roots_of_unity(q)
         p = self.n_delays
+        self.digit_bias = 0.0  # log prior odds against a non-zero digit (set once noise is known)
         self._first = self.detect(bins.reshape(-1, p))  # also the first peeling round's detection
         self.noise = self._noise_floor(self._first)
         first_energy = np.einsum("cjp,cjp->cj", bins.conj(), bins).real
         peak = float(first_energy.max(initial=0.0))
+        if self.noise > NOISY_REL * peak / p:
+            nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
+            self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
+            self._first = self.detect(bins.reshape(-1, p))
         self.zero_thr = max(ZERO_TOL * peak, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
         self.resid_thr = self.noise * chi2.ppf(1 - alpha, 2 * (p - 1)) / 2
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
@@ -117,16 +124,60 @@ class Peeler:
         v = u.reshape(len(u), r, self.n_features + 1)
         z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
         k = np.rint(np.angle(z) * self.q / (2 * np.pi)).astype(np.int64) % self.q
+        energy = np.einsum("np,np->n", u.conj(), u).real
+        if self.digit_bias > 0:
+            k[self._zero_digits(z, k, energy)] = 0
         sig = self.signatures(k)
         rho = np.einsum("np,np->n", sig.conj(), u) / self.n_delays
-        energy = np.einsum("np,np->n", u.conj(), u).real
         residual = np.maximum(energy - self.n_delays * np.abs(rho) ** 2, 0.0)
         return Detection(k, rho, residual, energy)
+
+    def _zero_digits(self, z: np.ndarray, k: np.ndarray, energy: np.ndarray) -> np.ndarray:
+        """Digits whose evidence for a non-zero value does not beat the low-degree prior (MAP decision).
+
+        For a singleton with power ``a = |F(k)|²``, ``z_i = R a ω^{k_i} + noise`` of variance
+        ``s² = R (2 a ν² + ν⁴)``; the log-likelihood gain of digit ``t`` over ``0`` is
+        ``2 R a (Re(z ω^{-t}) - Re z) / s²``, weighed against ``digit_bias``.
+        """
+        r, nu2 = len(self.offs), self.noise
+        power = np.maximum(energy / self.n_delays - nu2, 0.0)[:, None]
+        gain = 2 * r * power / (r * (2 * power * nu2 + nu2**2))
+        lift = (z * self.omega.conj()[k]).real - z.real
+        return gain * lift < self.digit_bias
+
+    def chase(self, u: np.ndarray) -> Detection:
+        """Chase decoding: try both of the two likeliest values of each bin's ``CHASE_DIGITS`` least reliable digits
+        and keep the candidate with the smallest residual across all delays."""
+        r, nu2 = len(self.offs), self.noise
+        v = u.reshape(len(u), r, self.n_features + 1)
+        z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
+        energy = np.einsum("np,np->n", u.conj(), u).real
+        power = np.maximum(energy / self.n_delays - nu2, 0.0)[:, None, None]
+        loglik = 2 * power / (2 * power * nu2 + nu2**2) * (z[:, :, None] * self.omega.conj()).real
+        loglik[:, :, 1:] -= self.digit_bias
+        top2 = np.argsort(-loglik, axis=2)[:, :, :2]  # (N, n, 2) best and runner-up values
+        margin = np.take_along_axis(loglik, top2, axis=2) @ np.array([1.0, -1.0])
+        flips = min(CHASE_DIGITS, self.n_features)
+        weakest = np.argpartition(margin, flips - 1, axis=1)[:, :flips]  # (N, L)
+        patterns = ((np.arange(1 << flips)[:, None] >> np.arange(flips)) & 1).astype(bool)  # (2^L, L)
+        cands = np.repeat(top2[:, None, :, 0], len(patterns), axis=1)  # (N, 2^L, n)
+        runner = np.take_along_axis(top2[:, :, 1], weakest, axis=1)  # (N, L)
+        rows = np.arange(len(u))[:, None, None]
+        cands[rows, np.arange(len(patterns))[None, :, None], weakest[:, None, :]] = np.where(
+            patterns[None], runner[:, None, :], np.take_along_axis(top2[:, :, 0], weakest, axis=1)[:, None, :]
+        )
+        flat = cands.reshape(-1, self.n_features)
+        sig = self.signatures(flat).reshape(len(u), len(patterns), -1)
+        rho = np.einsum("ncp,np->nc", sig.conj(), u) / self.n_delays
+        residual = np.maximum(energy[:, None] - self.n_delays * np.abs(rho) ** 2, 0.0)
+        pick = np.argmin(residual, axis=1)
+        idx = np.arange(len(u))
+        return Detection(cands[idx, pick], rho[idx, pick], residual[idx, pick], energy)
 
     def bins_of(self, k: np.ndarray) -> np.ndarray:
         """``(N, C)`` flat bin of each frequency in each group."""
         prod = k.astype(np.float64) @ self._stacked  # BLAS; integers well below 2^53, so exact
-        return (prod.astype(np.int64) % self.q).reshape(len(k), self.n_groups, -1) @ self.weights
+        return (prod.astype(np.int64) % self.q).reshape(len(k), self.n_groups, len(self.weights)) @ self.weights
 
     # ------------------------------------------------------------------ peeling
     def _detect_bins(self, flat: np.ndarray) -> Detection:
@@ -154,6 +205,17 @@ class Peeler:
             tolerance = np.maximum(self.ratio * det.energy, self.resid_thr)
             ok = (det.energy > self.zero_thr) & (det.residual <= tolerance)
             ok &= self.bins_of(det.k)[np.arange(len(cand)), group] == bin_
+            if self.digit_bias > 0:  # noisy: re-decode failed bins, flipping their least reliable digits
+                retry = np.flatnonzero(~ok & (det.energy > self.zero_thr))
+                if len(retry):
+                    second = self.chase(self.u.reshape(-1, self.n_delays)[cand[retry]])
+                    better = second.residual < det.residual[retry]
+                    for name in ("k", "rho", "residual"):
+                        getattr(det, name)[retry[better]] = getattr(second, name)[better]
+                    fixed = retry[better]
+                    ok[fixed] = (det.residual[fixed] <= tolerance[fixed]) & (
+                        self.bins_of(det.k[fixed])[np.arange(len(fixed)), group[fixed]] == bin_[fixed]
+                    )
             if max_order is not None:
                 ok &= (det.k != 0).sum(axis=1) <= max_order
             if not ok.any():
