@@ -102,3 +102,20 @@ def test_qary_engine_sends_uint8_and_resumes_from_disk(tmp_path):
     again = QaryQueryEngine(f, 9, 5, cache=tmp_path / "c.sqlite", cache_key="f")
     np.testing.assert_allclose(again(x), x @ np.arange(1, 10))
     assert not calls and again.n_queries == len(np.unique(x, axis=0)) and again.n_evaluated == 0
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 1000, 70_000])
+def test_unique_first_matches_numpy(m):
+    from interspect.query.store import argsort_hashes, unique_first
+
+    rng = np.random.default_rng(m)
+    h = rng.integers(0, 2**63, size=m, dtype=np.uint64)
+    if m > 10:  # repeats, and keys that agree in their top 32 bits
+        h[rng.integers(0, m, size=m // 3)] = h[rng.integers(0, m, size=m // 3)]
+        h[: m // 10] = (h[: m // 10] & np.uint64(0xFFFFFFFF00000000)) | np.uint64(7)
+        h[m // 10 : m // 5] = h[: m // 10] ^ np.uint64(1)
+    np.testing.assert_array_equal(argsort_hashes(h), np.argsort(h, kind="stable"))
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    ours = unique_first(h)
+    np.testing.assert_array_equal(ours[0], first)
+    np.testing.assert_array_equal(ours[1], inverse.ravel())

@@ -27,6 +27,32 @@ def pack_bytes(rows: np.ndarray) -> np.ndarray:
     return padded.view(np.uint64)
 
 
+def argsort_hashes(h: np.ndarray) -> np.ndarray:
+    """Stable argsort of 64-bit hashes, several times faster than ``np.argsort``.
+
+    Two stable radix passes (NumPy sorts 16-bit keys by radix) order the rows by the top 32 bits; random
+    hashes then agree there only by rare chance, so a final stable sort of the full keys meets runs that
+    are already in order (timsort: linear time).
+    """
+    order = np.argsort((h >> np.uint64(32)).astype(np.uint16), kind="stable")
+    order = order[np.argsort((h[order] >> np.uint64(48)).astype(np.uint16), kind="stable")]
+    return order[np.argsort(h[order], kind="stable")]
+
+
+def unique_first(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(h, return_index=True, return_inverse=True)[1:]`` for 64-bit hashes, via :func:`argsort_hashes`."""
+    if len(h) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    order = argsort_hashes(h)
+    ordered = h[order]
+    starts = np.empty(len(h), dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    inverse = np.empty(len(h), dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    return order[starts], inverse
+
+
 class AnswerStore:
     """Answers (``values``) and "requested" flags (``asked``) for distinct rows of ``n_words`` words."""
 
@@ -66,7 +92,7 @@ class AnswerStore:
     def _sort(self, hashes: np.ndarray) -> None:
         """Order the store by ``hashes`` (the hashes of ``self.words``), drawing new ones while two coincide."""
         while True:
-            order = np.argsort(hashes, kind="stable")  # a merge when the store and the new rows are sorted runs
+            order = argsort_hashes(hashes)
             hashes = hashes[order]
             if not np.any(hashes[1:] == hashes[:-1]):
                 break
@@ -80,8 +106,7 @@ class AnswerStore:
         distinct rows (sorted by hash) and ``words[first][inverse] == words``."""
         while True:
             h = self.hash(words)
-            _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-            inverse = inverse.ravel()
+            first, inverse = unique_first(h)
             rep = first[inverse]
             repeats = np.flatnonzero(rep != np.arange(len(h)))
             if np.array_equal(np.take(words, repeats, axis=0), np.take(words, rep[repeats], axis=0)):
@@ -117,7 +142,7 @@ class AnswerStore:
         hashes = self.hash(words) if hashes is None else hashes
         flags = np.full(len(words), asked)
         if np.any(hashes[1:] < hashes[:-1]):
-            order = np.argsort(hashes)
+            order = argsort_hashes(hashes)
             hashes, words, values = hashes[order], np.take(words, order, axis=0), values[order]
         if len(self.hashes) == 0:
             self.hashes, self.words, self.values, self.asked = hashes, words, values, flags
