@@ -119,3 +119,29 @@ def test_unique_first_matches_numpy(m):
     ours = unique_first(h)
     np.testing.assert_array_equal(ours[0], first)
     np.testing.assert_array_equal(ours[1], inverse.ravel())
+
+
+def test_engines_stay_exact_when_hashes_collide(monkeypatch):
+    from interspect.query.engine import QueryEngine
+
+    strong = AnswerStore.hash
+
+    def weak_then_strong(self, words):  # the first three hash functions collide on purpose
+        return words[:, 0] & np.uint64(1) if self.salt < 3 else strong(self, words)
+
+    monkeypatch.setattr(AnswerStore, "hash", weak_then_strong)
+    seen = []
+
+    def f(masks):
+        seen.append(masks.copy())
+        return masks @ np.arange(1.0, masks.shape[1] + 1)
+
+    engine = QueryEngine(f, 12, batch_size=16)
+    x = np.random.default_rng(0).random((120, 12)) < 0.5
+    np.testing.assert_allclose(engine(x), x @ np.arange(1.0, 13))
+    y = np.vstack([x[:30], np.random.default_rng(1).random((40, 12)) < 0.5])
+    np.testing.assert_allclose(engine(y), y @ np.arange(1.0, 13))
+    asked = np.vstack(seen)
+    assert len(np.unique(asked, axis=0)) == len(asked) == engine.n_queries
+    assert engine.n_queries == len(np.unique(np.vstack([x, y]), axis=0))
+    assert engine._store.salt >= 3

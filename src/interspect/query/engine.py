@@ -161,15 +161,16 @@ class QueryEngine:
             return np.zeros(0)
         words = self._words(x)
         hashes, first, inverse = self._store.distinct(words)
-        distinct = np.take(words, first, axis=0)  # np.take: row gathers several times faster than fancy indexing
-        pos, found = self._store.locate(distinct, hashes[first])
+        pos, found = self._store.locate(words, hashes[first], rows=first)
         if not found.all():
-            salt = self._store.salt
+            salt, was_empty = self._store.salt, len(self._store) == 0
             self._evaluate(x, first[~found], words, hashes)
-            if self._store.salt == salt:
+            if self._store.salt != salt:  # a hash collision made the store draw a new hash function
+                pos, _ = self._store.locate(words, rows=first)
+            elif was_empty and len(self._store) == len(first):  # the store is these rows, in hash order
+                pos = np.arange(len(first))
+            else:
                 pos = self._store.positions(hashes[first])
-            else:  # a hash collision made the store draw a new hash function
-                pos, _ = self._store.locate(distinct)
         self._store.asked[pos] = True
         return self._store.values[pos][inverse]
 

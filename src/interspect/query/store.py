@@ -113,15 +113,23 @@ class AnswerStore:
                 return h, first, inverse
             self._rehash()
 
-    def locate(self, words: np.ndarray, hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Position of each (distinct) row in the store and whether it is there; ``hashes`` saves re-hashing."""
+    def locate(
+        self, words: np.ndarray, hashes: np.ndarray | None = None, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Position of each distinct row in the store and whether it is there.
+
+        The rows are ``words`` (or ``words[rows]``, without gathering them); ``hashes`` are theirs if known.
+        """
         while True:
-            h = self.hash(words) if hashes is None else hashes
-            pos = np.searchsorted(self.hashes, h)
-            found = np.zeros(len(h), dtype=bool)
+            if hashes is None:
+                hashes = self.hash(words if rows is None else np.take(words, rows, axis=0))
+            pos = np.searchsorted(self.hashes, hashes)
+            found = np.zeros(len(hashes), dtype=bool)
             inside = pos < len(self.hashes)
-            found[inside] = self.hashes[pos[inside]] == h[inside]
-            if not found.any() or np.array_equal(np.take(self.words, pos[found], axis=0), words[found]):
+            found[inside] = self.hashes[pos[inside]] == hashes[inside]
+            hit = np.flatnonzero(found)
+            mine = np.take(self.words, pos[hit], axis=0)
+            if np.array_equal(mine, np.take(words, hit if rows is None else rows[hit], axis=0)):
                 return np.minimum(pos, max(len(self.hashes) - 1, 0)), found
             self._rehash()
             hashes = None
