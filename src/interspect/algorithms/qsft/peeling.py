@@ -17,7 +17,7 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.stats import chi2
+from scipy.special import chdtri  # chi-square quantiles: chdtri(df, a) = chi2.ppf(1 - a, df), a ufunc
 
 from ...transforms.qary import roots_of_unity, unique_rows
 from .design import bin_weights
@@ -88,8 +88,8 @@ class Peeler:
             nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
             self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
             self._first = self.detect(bins.reshape(-1, p))
-        self.zero_thr = max(ZERO_TOL * peak, self.noise * chi2.ppf(1 - alpha, 2 * p) / 2)
-        self.resid_thr = self.noise * chi2.ppf(1 - alpha, 2 * (p - 1)) / 2
+        self.zero_thr = max(ZERO_TOL * peak, self.noise * chdtri(2 * p, alpha) / 2)
+        self.resid_thr = self.noise * chdtri(2 * (p - 1), alpha) / 2
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
         # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
         noisy = self.noise > NOISY_REL * peak / p
@@ -108,8 +108,8 @@ class Peeler:
         matched = self.bins_of(first.k)[np.arange(len(group)), group] == np.tile(np.arange(self.n_bins), self.n_groups)
         matched &= first.energy > 0
         if matched.sum() >= MIN_MATCHED:
-            return 2.0 * float(np.median(first.residual[matched])) / chi2.median(2 * (p - 1))
-        return 2.0 * float(np.median(first.energy)) / chi2.median(2 * p)
+            return 2.0 * float(np.median(first.residual[matched])) / chdtri(2 * (p - 1), 0.5)
+        return 2.0 * float(np.median(first.energy)) / chdtri(2 * p, 0.5)
 
     # ------------------------------------------------------------------ detection
     def signatures(self, k: np.ndarray) -> np.ndarray:

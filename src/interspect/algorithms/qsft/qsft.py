@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import chdtri
 
 from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform, unique_rows
@@ -91,7 +91,7 @@ def fit_qsft(
     support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
     coefs = _symmetric_refit(peeler, support, q)
     numerical_zero = PRUNE_REL * float(np.abs(coefs).max(initial=0.0))
-    noise_floor = np.sqrt(peeler.coefficient_noise() * chi2.ppf(1 - alpha, 2) / 2)
+    noise_floor = np.sqrt(peeler.coefficient_noise() * chdtri(2, alpha) / 2)
     keep = np.abs(coefs) > max(numerical_zero, noise_floor)
     if not keep.all():
         # dropping numerical zeros changes no other coefficient; dropping terms under the noise floor does
