@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 import scipy.linalg
-import scipy.sparse as sp
 from scipy.special import chdtri  # chi-square quantiles: chdtri(df, a) = chi2.ppf(1 - a, df), a ufunc
 
 from ...transforms.qary import roots_of_unity, unique_rows
@@ -250,14 +249,12 @@ class Peeler:
         """
         if len(ks) == 0:
             return np.zeros(0, dtype=np.complex128)
-        p, c = self.n_delays, self.n_groups
         where = self.bins_of(ks)  # (K, C)
-        rows = (np.arange(c)[None, :, None] * self.n_bins + where[:, :, None]) * p + np.arange(p)[None, None, :]
-        cols = np.broadcast_to(np.arange(len(ks))[:, None, None], rows.shape)
-        vals = np.broadcast_to(self.signatures(ks)[:, None, :], rows.shape)
-        design = sp.csr_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(self.u0.size, len(ks)))
-        gram = (design.conj().T @ design).toarray()
-        rhs = design.conj().T @ self.u0.reshape(-1)
+        sig = self.signatures(ks)  # (K, P)
+        # frequencies a, b share the bin entries of group c exactly when they hash to the same bin there
+        shared = (where[:, None, :] == where[None, :, :]).sum(axis=2)  # (K, K) groups in which they collide
+        gram = shared * (sig.conj() @ sig.T)
+        rhs = np.einsum("kp,kcp->k", sig.conj(), self.u0[np.arange(self.n_groups)[None, :], where])
         try:
             return scipy.linalg.solve(gram, rhs, assume_a="her")
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
