@@ -290,3 +290,19 @@ def test_chase_decoding_recovers_terms_that_phase_rounding_loses(monkeypatch):
     monkeypatch.setattr(Peeler, "chase", lambda self, u: self.detect(u))
     without = _noisy_r2(100, 4, 40, 0.5, seed=1)
     assert with_chase > 0.92 and with_chase > without + 0.03
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_data_is_never_treated_as_noisy(seed):
+    """Float cancellation in the residuals of exact data must not switch on the noisy-data rules."""
+    from interspect.algorithms.qsft.design import design_queries, offsets, subsampling_matrices
+    from interspect.algorithms.qsft.peeling import REL_TOL, Peeler, bin_transform
+
+    q, n = (3, 4, 5)[seed % 3], 60
+    truth = planted(n, q, 30, seed=seed)
+    plan = plan_qsft(n, q, sparsity=30)
+    rng = np.random.default_rng(seed)
+    matrices, offs = subsampling_matrices(plan, rng), offsets(plan, rng)
+    values = truth.predict(design_queries(matrices, offs, q).reshape(-1, n))
+    peeler = Peeler(bin_transform(values.reshape(plan.n_groups, plan.n_delays, -1), q, plan.b), matrices, offs, q)
+    assert peeler.digit_bias == 0 and peeler.ratio == REL_TOL

@@ -27,7 +27,8 @@ MIN_MATCHED = 5  # bins needed to estimate the noise floor from singletons
 RESIDUAL_RATIO = 0.5  # with noise: a candidate leaving at most this share of its bin's energy is peeled
 CHASE_DIGITS = 3  # with noise, failed bins retry the 2^3 flips of their three least reliable digits
 LOW_DEGREE = 3  # with noise, a digit is non-zero with prior probability LOW_DEGREE / n (low-degree terms)
-NOISY_REL = 1e-16  # noise floor (relative to the largest bin entry power) above which the data count as noisy
+NOISY_REL = 1e-10  # noise floor (relative to the largest bin entry power) above which the data count as noisy;
+# the floor of exact data is float cancellation in the residuals, ~1e-17 … 1e-16
 
 
 def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
