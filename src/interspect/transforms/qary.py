@@ -16,6 +16,7 @@ independent of ``n``. The dense oracle (:func:`exact_qary_fourier`) is ``np.fft.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -63,12 +64,13 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rows)[first].astype(np.int64), inverse.ravel()
 
 
+@functools.cache
 def roots_of_unity(q: int) -> np.ndarray:
-    """``ω^t`` for ``t = 0 … q-1`` (exact ``±1``/``±i`` where they occur)."""
-    t = np.arange(q)
-    out = np.exp(2j * np.pi * t / q)
-    out.real[np.isclose(out.real, 0.0, atol=1e-15)] = 0.0
-    out.imag[np.isclose(out.imag, 0.0, atol=1e-15)] = 0.0
+    """``ω^t`` for ``t = 0 … q-1`` (exact ``±1``/``±i`` where they occur); a cached, read-only array."""
+    out = np.exp(2j * np.pi * np.arange(q) / q)
+    out.real[np.abs(out.real) < 1e-15] = 0.0
+    out.imag[np.abs(out.imag) < 1e-15] = 0.0
+    out.flags.writeable = False
     return out
 
 
