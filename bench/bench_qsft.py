@@ -315,8 +315,10 @@ def main() -> None:
         " the value function (noise-free runs: fastest of 3 repeats, the box being shared); peak MB is the growth"
         " of the process's peak RSS during the run; speed-up is"
         f" peer time / our time (median over seeds). *Decode* is the sparse-recovery step alone (ours: singleton"
-        " detection, peeling and least-squares refit; the peer: its `transform()` call), i.e. algorithm time minus"
-        " building, de-duplicating (ours only) and evaluating the queries and their FFTs."
+        " detection, Chase re-decoding when noisy, peeling and least-squares refit; the peer: its `transform()`"
+        " call), i.e. algorithm time minus building, de-duplicating (ours only) and evaluating the queries and their"
+        " FFTs. Inputs reach the value function as uint8 rows from ours (the engine's q-ary input type) and as int64"
+        " rows from the peer; the planted model converts them inside the model call, which is excluded for both."
         f" Seeds: {seeds}.",
         "",
         "## Noise-free recovery",
