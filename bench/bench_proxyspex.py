@@ -12,6 +12,9 @@ queries. Then, per case, the smallest budget in the grid at which each method re
 
     /work/benchenv/bin/python bench/bench_proxyspex.py --quick     # n in {64, 256}, tree n = 30, VADER
     /work/benchenv/bin/python bench/bench_proxyspex.py             # everything (long: the references are slow)
+    /work/benchenv/bin/python bench/bench_proxyspex.py --quick --reuse-refs   # ours only, cached reference rows
+    /work/benchenv/bin/python bench/bench_proxyspex.py --speed     # n = 1,000 at 5,000 queries
+    /work/benchenv/bin/python bench/bench_proxyspex.py --spread 8  # the cells ours loses: 8 seeds vs shapiq
 """
 
 from __future__ import annotations
@@ -222,10 +225,18 @@ def main():
     ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     ap.add_argument("--only", default=None, help="only cases whose name contains this text")
     ap.add_argument("--speed", action="store_true", help="only time fit_proxyspex at n = 1000, 5000 queries")
+    ap.add_argument(
+        "--spread",
+        type=int,
+        default=0,
+        help="only the cells where a reference wins the quick run: ours and shapiq over this many seeds",
+    )
     args = ap.parse_args()
     quick = args.quick
     if args.speed:
         return speed()
+    if args.spread:
+        return spread(args.spread)
     n_test = 2000 if quick else 10_000
     planted_ns = (64, 256) if quick else (64, 256, 1024)
     if args.large:
@@ -303,6 +314,26 @@ def speed():
         wall, cpu = time.perf_counter() - wall - engine.model_time, time.process_time() - cpu
         print(f"seed {seed}: algorithm {wall:.2f} s wall, {cpu:.2f} s CPU, R2 {case.r2(res.fourier):.6f}", flush=True)
     print(f"load average {os.getloadavg()}")
+
+
+def spread(n_seeds: int, path: str = "bench/results/proxyspex_spread.jsonl"):
+    """One seed decides a cell at tiny budgets: R² of ours and shapiq over ``n_seeds`` mask seeds, same function."""
+    cells = [(planted(64, True, seed=65), 96), (planted(64, False, seed=64), 384)]
+    methods = {"interspect proxyspex": run_ours, "shapiq ProxySPEX": run_shapiq}
+    with open(path, "w") as out:
+        for case, budget in cells:
+            r2 = {name: [] for name in methods}
+            for seed in range(n_seeds):
+                for name, run in methods.items():
+                    fourier, alg, queries, _ = run(case, budget, seed)
+                    r2[name].append(case.r2(fourier))
+                    row = dict(case=case.name, budget=budget, method=name, seed=seed, r2=r2[name][-1], alg=alg)
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+            wins = sum(a >= b for a, b in zip(*r2.values(), strict=True))
+            for name, vals in r2.items():
+                print(f"{case.name} ({budget}) {name:22s} mean R² {np.mean(vals):7.4f}  per seed {np.round(vals, 3)}")
+            print(f"  ours >= shapiq in {wins} of {n_seeds} seeds", flush=True)
 
 
 def summarize(rows):

@@ -286,7 +286,7 @@ def main() -> None:
                 "C": 3,
                 "R": 3,
                 "design_S": ns,
-                "repeats": 1,
+                "repeats": reps,
             }
             noisy.append(run({**base, "method": "interspect"}, args.timeout))
             noisy.append(run({**base, "method": "sparse-transform"}, args.timeout))
@@ -312,8 +312,8 @@ def main() -> None:
         " groups, identity delays (noise-free) or R = 3 random-offset delay blocks (noisy), so they make the same"
         " queries; ours counts distinct queries (rows shared by the groups are asked once), the peer's count is"
         " every row it evaluates. R² is exact (Parseval over all q^n inputs). Algorithm time excludes time inside"
-        " the value function (noise-free runs: fastest of 3 repeats, the box being shared); peak MB is the growth"
-        " of the process's peak RSS during the run; speed-up is"
+        " the value function (fastest of 3 repeats with the same noise draws, the box being shared); peak MB is"
+        " the growth of the process's peak RSS during the run; speed-up is"
         f" peer time / our time (median over seeds). *Decode* is the sparse-recovery step alone (ours: singleton"
         " detection, Chase re-decoding when noisy, peeling and least-squares refit; the peer: its `transform()`"
         " call), i.e. algorithm time minus building, de-duplicating (ours only) and evaluating the queries and their"

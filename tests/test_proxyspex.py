@@ -7,7 +7,18 @@ import pytest
 
 import interspect as isp
 from interspect.algorithms.base import get_method
-from interspect.algorithms.proxyspex import distinct_uniform_masks, fit_from_queries, fit_proxyspex
+from interspect.algorithms.proxyspex import (
+    _RIDGE_GRID,
+    _solve,
+    _transposed,
+    _with_intercept,
+    distinct_uniform_masks,
+    fit_from_queries,
+    fit_proxyspex,
+    kfold_labels,
+    parity_design,
+    ridge_cv_predictions,
+)
 from interspect.query.engine import QueryEngine
 from interspect.transforms.sparse import SparseTransform
 
@@ -124,3 +135,67 @@ def test_fit_from_queries_and_explain_integration():
     expl = isp.explain(truth.predict, n_features=n, method="proxyspex", budget=500, max_order=2, random_state=0)
     assert expl.n_queries == 500
     assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["r2"] > 0.999
+
+
+def test_small_budgets_fall_back_to_the_singleton_ridge_when_cv_prefers_it():
+    # a dense additive function (40 effects) on 54 masks: the tree pipeline cannot pin it down, ridge on all
+    # singletons can; K-fold CV of both procedures must notice and return exactly that ridge fit
+    n = 40
+    rng = np.random.default_rng(0)
+    terms = {(i,): float(c) for i, c in enumerate(rng.normal(size=n))}
+    terms.update({(): 1.0, (0, 1): 0.5})
+    truth = SparseTransform.from_dict(terms, n)
+    x = distinct_uniform_masks(54, n, np.random.default_rng(1))
+    y = truth.predict(x)
+    fourier, info = fit_from_queries(x, y, max_order=3, random_state=0)
+    scores = info["cv_scores"]
+    assert info["selection"] == "singletons" and info["cv_r2"] == scores["singletons"]
+    assert scores["singletons"] > scores["pipeline"] + 0.3
+    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
+    want = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, info["ridge_alpha"]), n)
+    np.testing.assert_allclose(fourier.get(()), want.get(()), atol=1e-12)
+    np.testing.assert_allclose([fourier.get((i,)) for i in range(n)], [want.get((i,)) for i in range(n)], atol=1e-12)
+    assert exact_r2(truth, fourier) > 0.9
+
+
+@pytest.mark.parametrize("n, m, hierarchical", [(64, 96, True), (64, 150, False), (30, 40, True), (64, 300, False)])
+def test_small_budgets_are_never_worse_than_the_singleton_ridge(n, m, hierarchical):
+    if hierarchical:
+        truth = planted_hierarchical(n, n_top=6, max_degree=4, seed=n)
+    else:  # pure interactions mixed with main effects: no hierarchy for the trees to follow
+        truth = SparseTransform.from_dict({(): 1.0, (0, 1): 1.0, (2, 3, 4): -1.0, (5,): 0.7, (6, 7): 0.5}, n)
+    x = distinct_uniform_masks(m, n, np.random.default_rng(0))
+    y = truth.predict(x)
+    runs = [fit_from_queries(x, y, max_order=4, random_state=3) for _ in range(2)]
+    assert runs[0][0].to_dict() == runs[1][0].to_dict()  # reproducible, CV folds included
+    fourier, info = runs[0]
+    assert set(info["cv_scores"]) == {"pipeline", "singletons"}
+    assert info["cv_r2"] == max(info["cv_scores"].values()) and info["cv_r2"] <= 1.0
+    # on all 2^n masks (exact, by Parseval) at least as good as ridge on every singleton with a CV-chosen strength
+    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
+    sse = ((ridge_cv_predictions(design, y, kfold_labels(m, 5, np.random.default_rng(0))) - y) ** 2).sum(axis=1)
+    baseline = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, _RIDGE_GRID[int(np.argmin(sse))]), n)
+    assert exact_r2(truth, fourier) >= exact_r2(truth, baseline) - 0.01
+    if m >= 300:  # enough masks for the pipeline to find interactions: it is kept and wins by far
+        assert info["selection"] == "pipeline" and exact_r2(truth, fourier) > exact_r2(truth, baseline) + 0.2
+
+
+def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_direct_solve():
+    rng = np.random.default_rng(0)
+    m = 60
+    folds = kfold_labels(m, 5, rng)
+    assert np.bincount(folds).tolist() == [12] * 5
+    for k in (81, 30):  # more columns than training rows (kernel form), and fewer (Gram form)
+        design = np.where(rng.random((m, k)) < 0.5, 1.0, -1.0)
+        design[:, 0] = 1.0
+        y = 2.0 + design[:, 1:6] @ rng.normal(size=5) + rng.normal(size=m)
+        for alpha in (1e-4, 0.1, 1.0):
+            gram = design.T @ design + np.diag(np.r_[0.0, np.full(k - 1, alpha * m)])
+            np.testing.assert_allclose(_solve(design, y, alpha), np.linalg.solve(gram, design.T @ y), atol=1e-9)
+        pred = ridge_cv_predictions(design, y, folds)
+        for a, alpha in enumerate(_RIDGE_GRID[1:], start=1):
+            for f in range(5):
+                tr, val = folds != f, folds == f
+                d = design[tr]
+                gram = d.T @ d + np.diag(np.r_[0.0, np.full(k - 1, alpha * tr.sum())])
+                np.testing.assert_allclose(pred[a, val], design[val] @ np.linalg.solve(gram, d.T @ y[tr]), atol=1e-6)

@@ -7,8 +7,10 @@ tree splits find with few queries. The method:
    them through the query engine; a fraction is kept aside, never fitted, for held-out R²;
 2. fits LightGBM regression trees of depth ``max_order`` with early stopping on one 80/20 validation split
    at learning rate 0.2 (the number of trees is the hyper-parameter that matters; a round must cut the
-   validation error by 0.01 % of the variance to count): one fit instead of the references' 5-fold grids
-   of 40-60 fits;
+   validation error by 0.01 % of the variance to count, patience 25 rounds): one fit instead of the
+   references' 5-fold grids of 40-60 fits. The features are 0/1, so two histogram bins found from at most
+   1,000 sampled rows, no feature bundling and, by default, one thread (measured faster than two on this
+   data size: the per-round work is too small to pay for OpenMP synchronisation);
 3. reads the ensemble's Fourier transform off the trees exactly (:mod:`.tree_fourier`), truncated to
    degree ``max_order``; these terms, plus every singleton, are the candidates;
 4. orders the candidates hierarchically — a term inherits the largest proxy magnitude of any candidate
@@ -23,16 +25,27 @@ tree splits find with few queries. The method:
 6. prunes by re-ranking the kept terms on their fitted magnitude and re-selecting a prefix, then refits on
    all fitted queries with an explicit, unpenalised intercept.
 
-Every ranking (proxy, residual correlations, fitted magnitudes) uses only the trees' 80 % training rows, and
-every choice of prefix is scored on the 20 % validation rows none of them saw, so the reported ``cv_r2`` is
-an honest out-of-sample estimate and selection cannot chase noise. Validation runs on Gram matrices of the
-candidate design and one Cholesky factorisation per ridge strength: the Cholesky factor of a leading block
-is the leading block of the factor, so every prefix is solved from it at ``O(K^2)`` cost.
+In steps 2-6 every ranking (proxy, residual correlations, fitted magnitudes) uses only the trees' 80 %
+training rows, and every choice of prefix is scored on the 20 % validation rows none of them saw. Validation
+runs on Gram matrices of the candidate design and one Cholesky factorisation per ridge strength: the
+Cholesky factor of a leading block is the leading block of the factor, so every prefix is solved from it at
+``O(K^2)`` cost.
+
+Few queries (``2 * MIN_FIT_QUERIES <= m < CV_MAX_ROWS = 1000`` fitted masks): the 20 % split is then too
+small to choose from (17 rows at 96 queries), and K-fold CV of the prefix alone would be optimistic,
+because the rankings saw most of every held-out fold. So the whole of steps 2-6 is cross-validated
+honestly with 5 folds — rerun on each 4/5 of the rows, predicting the other fifth — and compared on the
+same folds with a baseline: the intercept plus every singleton, fitted by ridge with its strength chosen
+by the same CV (Gram form, or the ``m x m`` kernel of the centred design when there are more singletons
+than rows). The one with the smaller out-of-fold error is returned, refit on all rows (the pipeline's
+result from step 6, or the singleton ridge); ``info["cv_scores"]`` holds both out-of-fold R² values and
+``cv_r2`` the chosen one. This costs five more pipeline runs, on small data only.
+
+With many queries ``cv_r2`` is the validation R² of the single split, an honest out-of-sample estimate too.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -44,9 +57,12 @@ from .base import FitResult
 from .tree_fourier import _row_keys, lightgbm_to_fourier
 
 MIN_FIT_QUERIES = 8  # below this no proxy is trained; the mean is returned with a message
+CV_MAX_ROWS = 1000  # fewer fitted queries: the pipeline is cross-validated against a singleton ridge
+_N_FOLDS = 5
 _RIDGE_GRID = (1e-8, 1e-4, 1e-2, 1e-1, 1.0)  # ridge strengths relative to the (±1) design's diagonal
 _PATIENCE = 25  # early-stopping rounds
 _MAX_ROUNDS = 800
+_BIN_SAMPLE = 1000  # rows sampled to find the bins (both values of every feature appear with certainty)
 _MIN_GAIN = 1e-4  # a round must cut the validation MSE by this share of the variance to count as progress
 
 
@@ -101,22 +117,28 @@ def fit_tree_proxy(
     val, tr = perm[:n_val], perm[n_val:]
     depths = depths or (max_order,)
     x32 = x.astype(np.float32)
+    # 0/1 features: two bins, found from a sample of rows (uniform masks show both values of every feature in
+    # it); no feature bundling (the masks are dense and independent, bundling only costs time)
+    data_params = {
+        "max_bin": 2,
+        "min_data_in_bin": 1,
+        "bin_construct_sample_cnt": int(min(m, _BIN_SAMPLE)),
+        "enable_bundle": False,
+        "feature_pre_filter": False,
+        "verbosity": -1,
+    }
     base = {
+        **data_params,
         "objective": "regression",
         "learning_rate": learning_rate,
         "min_data_in_leaf": int(max(2, min(20, len(tr) // 40))),
         "min_sum_hessian_in_leaf": 0.0,
         "lambda_l2": 1e-3,
-        "max_bin": 3,
-        "min_data_in_bin": 1,
-        "feature_pre_filter": False,
         "force_row_wise": True,
         "deterministic": True,
         "num_threads": int(n_jobs),
         "seed": int(rng.integers(2**31 - 1)),
-        "verbosity": -1,
     }
-    data_params = {"max_bin": 3, "min_data_in_bin": 1, "feature_pre_filter": False, "verbosity": -1}
     train_set = lgb.Dataset(x32[tr], y[tr], params=data_params, free_raw_data=False)
     val_set = lgb.Dataset(x32[val], y[val], reference=train_set)
     var = float(np.var(y[val])) or 1.0
@@ -244,15 +266,73 @@ def select_prefix(
 
 
 def _solve(design: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Ridge fit with penalty ``alpha * m`` on every column but column 0 (the unpenalised intercept).
+
+    With more columns than rows the equivalent kernel form on centred data is solved instead, so that
+    ``m x m`` is the largest system (e.g. all singletons of 10,000 features on a few hundred masks).
+    """
+    m, k = design.shape
+    if k > m:
+        x = np.asarray(design[:, 1:], dtype=np.float32)
+        mu, y_mean = x.mean(axis=0, dtype=np.float64), float(y.mean())
+        kernel = (x @ x.T).astype(np.float64)  # ±1 entries: exact in float32 below 2^24 columns
+        row = kernel.mean(axis=0)
+        kernel += row.mean() - row[None, :] - row[:, None]  # kernel of the centred design
+        kernel[np.diag_indices_from(kernel)] += alpha * m
+        dual = scipy.linalg.solve(kernel, y - y_mean, assume_a="pos")
+        beta = x.T.astype(np.float64) @ dual - mu * dual.sum()  # (X - 1 mu^T)^T dual
+        return np.concatenate([[y_mean - mu @ beta], beta])
     design = np.asarray(design, dtype=np.float64)
     gram = design.T @ design
-    pen = np.full(design.shape[1], alpha * len(y))
+    pen = np.full(k, alpha * m)
     pen[0] = 0.0
     gram[np.diag_indices_from(gram)] += pen
     try:
         return scipy.linalg.solve(gram, design.T @ y, assume_a="pos")
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
         return np.linalg.lstsq(design, y, rcond=None)[0]
+
+
+def ridge_cv_predictions(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions ``(len(_RIDGE_GRID), m)`` of a ridge fit of the full ``design`` (column 0 the
+    intercept), one row per ridge strength; ``inf`` where a system could not be factorised.
+
+    Same model and penalties as :func:`_solve`: Gram form when the columns fit in the training rows, else the
+    ``m x m`` kernel of the centred design (e.g. all singletons of 10,000 features on a few hundred masks).
+    """
+    m, k = design.shape
+    d = np.asarray(design, dtype=np.float32)
+    kernel_form = k > m - np.bincount(folds).max()
+    if kernel_form:
+        kernel = (d[:, 1:] @ d[:, 1:].T).astype(np.float64)  # ±1 entries: exact in float32 below 2^24 columns
+    pred = np.full((len(_RIDGE_GRID), m), np.inf)
+    for f in range(int(folds.max()) + 1):
+        val, tr = folds == f, folds != f
+        y_t = y[tr]
+        if kernel_form:
+            k_tt, k_vt = kernel[np.ix_(tr, tr)], kernel[np.ix_(val, tr)]
+            row = k_tt.mean(axis=0)  # (1/m_T) 1^T K_TT, i.e. mu^T X_T^T
+            centre = float(row.mean())
+            system = k_tt - row[None, :] - row[:, None] + centre  # centred training kernel H K H
+            cross = k_vt - row[None, :] - k_vt.mean(axis=1)[:, None] + centre  # (X_V - mu) (X_T - mu)^T
+            rhs, offset = y_t - y_t.mean(), y_t.mean()
+            pen = np.ones(len(y_t))
+        else:
+            system = (d[tr].T @ d[tr]).astype(np.float64)
+            cross, rhs, offset = d[val].astype(np.float64), d[tr].T.astype(np.float64) @ y_t, 0.0
+            pen = np.r_[1e-12, np.ones(k - 1)]  # the intercept is (numerically) unpenalised
+        for a, alpha in enumerate(_RIDGE_GRID):
+            try:
+                chol = scipy.linalg.cho_factor(system + np.diag(alpha * len(y_t) * pen), lower=True)
+            except np.linalg.LinAlgError:
+                continue
+            pred[a, val] = offset + cross @ scipy.linalg.cho_solve(chol, rhs)
+    return pred
+
+
+def kfold_labels(m: int, n_folds: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold of each of ``m`` rows: a random, balanced assignment to ``n_folds`` folds."""
+    return rng.permutation(np.arange(m) % n_folds)
 
 
 def candidate_terms(proxy_fourier: SparseTransform, x: np.ndarray, y: np.ndarray) -> tuple[SparseTransform, np.ndarray]:
@@ -311,7 +391,7 @@ def _expansion_pool(
     return pool[:max_pool]
 
 
-def _select_terms(
+def _pipeline(
     x: np.ndarray,
     y: np.ndarray,
     rng: np.random.Generator,
@@ -322,7 +402,7 @@ def _select_terms(
     max_pool: int,
     prior: SparseTransform | None = None,
 ) -> tuple[SparseTransform, dict[str, Any]]:
-    """Proxy -> candidates -> validated prefix -> hierarchical expansion -> pruning -> final fit."""
+    """Proxy -> candidates -> validated prefix (one split) -> hierarchical expansion -> pruning -> final fit."""
     n = x.shape[1]
     booster, info = fit_tree_proxy(x, y, max_order, rng, n_jobs)
     # Every ranking below (proxy, residual correlations, fitted magnitudes) is computed on the trees' training
@@ -380,9 +460,44 @@ def _select_terms(
         if k2 < len(idx2) and r2 >= val_r2 - 1e-3 * (1.0 - val_r2) - 1e-9:
             design_idx, design, k, alpha, val_r2 = idx2, design2, k2, alpha2, r2
     coefs = _solve(design[:, :k], y, alpha)  # final refit on every fitted query
-    cv_r2 = val_r2
     fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=1e-10)
-    info.update(n_terms=len(fourier) - 1, ridge_alpha=alpha, cv_r2=cv_r2, expand_rounds=rounds)
+    info.update(n_terms=len(fourier) - 1, ridge_alpha=alpha, cv_r2=val_r2, expand_rounds=rounds)
+    return fourier, info
+
+
+def _select_terms(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, **options: Any
+) -> tuple[SparseTransform, dict[str, Any]]:
+    """The pipeline on many rows; on few, it or the singleton ridge, whichever K-fold CV prefers (docstring)."""
+    if not 2 * MIN_FIT_QUERIES <= len(y) < CV_MAX_ROWS:
+        fourier, info = _pipeline(x, y, rng, **options)
+        info["selection"] = "pipeline"
+        return fourier, info
+    n = x.shape[1]
+    fourier, info = _pipeline(x, y, rng, **options)
+    folds = kfold_labels(len(y), _N_FOLDS, rng)
+    oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
+    for f in range(_N_FOLDS):
+        tr, val = folds != f, folds == f
+        oof[val] = _pipeline(x[tr], y[tr], rng, **options)[0].predict(x[val])
+    single_idx = _with_intercept(np.arange(n)[:, None])
+    single_design = parity_design(_transposed(x), single_idx)
+    ridge_sse = ((ridge_cv_predictions(single_design, y, folds) - y) ** 2).sum(axis=1)
+    a = int(np.argmin(ridge_sse))
+    total = float(((y - y.mean()) ** 2).sum()) or 1.0
+    scores = {"pipeline": 1.0 - float(((oof - y) ** 2).sum()) / total, "singletons": 1.0 - float(ridge_sse[a]) / total}
+    choice = "singletons" if scores["singletons"] > scores["pipeline"] else "pipeline"
+    if choice == "singletons":
+        coefs = _solve(single_design, y, _RIDGE_GRID[a])
+        fourier = SparseTransform(single_idx, coefs, n).drop_zeros(rtol=1e-10)
+        info["ridge_alpha"] = _RIDGE_GRID[a]
+    info.update(
+        selection=choice,
+        cv_r2=scores[choice],
+        split_r2=info["cv_r2"],
+        cv_scores=scores,
+        n_terms=int((fourier.degrees > 0).sum()),
+    )
     return fourier, info
 
 
@@ -415,7 +530,8 @@ def fit_proxyspex(
     max_candidates : int
         Most candidate terms considered by the validated selection (also capped at 3/4 of the masks).
     n_jobs : int, optional
-        LightGBM threads (default: at most 2).
+        LightGBM threads (default 1: on this data, a few thousand rows of 0/1 features, a second thread cost
+        more in synchronisation than it saved on a 2-core machine).
     masks : array, optional
         Extra already-queried masks to fit on as well (used by the ``auto`` method to reuse a pilot).
     prior : SparseTransform, optional
@@ -473,7 +589,9 @@ def fit_from_queries(
     max_pool: int = 2000,
     prior: SparseTransform | None = None,
 ) -> tuple[SparseTransform, dict[str, Any]]:
-    """ProxySPEX steps 2-5 on masks ``x`` ``(m, n)`` already queried with values ``y``: transform and diagnostics.
+    """ProxySPEX steps 2-6 (and the small-data CV) on masks ``x`` ``(m, n)`` already queried with values ``y``.
+
+    Returns the transform and diagnostics.
 
     ``prior`` (a Fourier transform, e.g. from a pilot run) contributes its supports as top-ranked candidates.
     """
@@ -483,10 +601,18 @@ def fit_from_queries(
     if len(y) < MIN_FIT_QUERIES:
         message = f"only {len(y)} queries: too few to learn interactions (need {MIN_FIT_QUERIES}); returning the mean"
         return SparseTransform([()], [float(np.mean(y)) if len(y) else 0.0], n), {"message": message}
-    n_jobs = int(n_jobs or min(2, os.cpu_count() or 1))
+    n_jobs = int(n_jobs or 1)
     with threadpool_limits(limits=1, user_api="blas"):  # small dense solves: extra threads only contend
         fourier, info = _select_terms(
-            x, y, rng, min(int(max_order), n), n_jobs, max_candidates, expand_rounds, max_pool, prior
+            x,
+            y,
+            rng,
+            max_order=min(int(max_order), n),
+            n_jobs=n_jobs,
+            max_candidates=max_candidates,
+            expand_rounds=expand_rounds,
+            max_pool=max_pool,
+            prior=prior,
         )
     info["no_hierarchy"] = bool(info["proxy_r2"] < 0.1 and info["cv_r2"] < 0.1)
     if len(y) < n:
