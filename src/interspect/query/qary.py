@@ -19,6 +19,7 @@ from .engine import QueryEngine
 from .store import pack_bytes
 
 QaryValueFunction = Callable[[np.ndarray], np.ndarray]
+_PACK_ROWS = 16384  # rows packed at a time
 
 
 class QaryQueryEngine(QueryEngine):
@@ -71,9 +72,17 @@ class QaryQueryEngine(QueryEngine):
         if p == 1:
             return pack_bytes(x)
         word = np.dtype(f"uint{8 * p}")
-        factor = sum(1 << (8 * (p - 1) - (8 - self._bits) * i) for i in range(p))
-        groups = _padded(x, -(-x.shape[1] // p) * p).view(word)
-        return pack_bytes(((groups * word.type(factor)) >> word.type(8 * (p - 1))).astype(np.uint8))
+        factor, shift = (
+            word.type(sum(1 << (8 * (p - 1) - (8 - self._bits) * i) for i in range(p))),
+            word.type(8 * (p - 1)),
+        )
+        n_bytes = -(-x.shape[1] // p)
+        out = np.zeros((len(x), 8 * self._n_words()), dtype=np.uint8)
+        for lo in range(0, len(x), _PACK_ROWS):  # row blocks that stay in cache
+            block = _padded(x[lo : lo + _PACK_ROWS], n_bytes * p).view(word) * factor
+            block >>= shift
+            out[lo : lo + _PACK_ROWS, :n_bytes] = block
+        return out.view(np.uint64)
 
     def _describe(self, x: np.ndarray, rows: np.ndarray) -> str:
         shown = [f"row {int(r)} = {x[r].tolist()}" for r in rows[:3]]
