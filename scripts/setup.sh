@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip_install() { python -m pip install --quiet --root-user-action=ignore "$@"; }
 
-extras="text"
-[ "${1:-}" = "test" ] && extras="text,test"
+extras="text,vision"
+[ "${1:-}" = "test" ] && extras="text,vision,test"
 # torch is pinned to the CPU build (an unpinned torch pulls gigabytes of CUDA packages)
 pip_install "torch==2.13.0"
 pip_install -e ".[${extras}]"
