@@ -8,6 +8,7 @@ from .base import TextValueFunction, fingerprint
 from .build import build_text_value_function
 from .classifier import ClassScorer, HFClassifier, resolve_class, vader_scorer
 from .data_attribution import DataAttributionValueFunction
+from .heads import AttentionHeadValueFunction
 from .llm import CausalLMScorer, PromptTemplate
 from .openai_api import OpenAICompletionScorer
 from .tabular import TabularValueFunction
@@ -15,6 +16,7 @@ from .text import TextUnits, split_units
 from .vision import ImageValueFunction, TorchImageClassifier, load_efficientnet_lite0
 
 __all__ = [
+    "AttentionHeadValueFunction",
     "CausalLMScorer",
     "ClassScorer",
     "DataAttributionValueFunction",
