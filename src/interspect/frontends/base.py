@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..query.engine import check_masks
 from .text import MASKINGS, TextUnits
 
 TextScorer = Callable[[list[str]], np.ndarray]
@@ -95,9 +96,7 @@ class TextValueFunction:
         return self.text_units.render(masks, self.masking, self.filler)
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
-        masks = np.asarray(masks)
-        if masks.ndim != 2 or masks.shape[1] != self.n_features:
-            raise ValueError(f"masks must have shape (m, {self.n_features}), got {masks.shape}")
+        masks = check_masks(masks, self.n_features)
         if len(masks) == 0:
             return np.zeros(0)
         texts = self.render(masks)

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from ..query.engine import check_masks
 from .base import fingerprint
 from .llm import CausalLMScorer, PromptTemplate
-from .tabular import check_masks
 
 ABLATIONS: tuple[str, ...] = ("zero", "mean")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..query.engine import check_masks
 from .base import fingerprint
 
 Groups = Sequence[Sequence[int]] | Mapping[str, Sequence[int]]
@@ -56,18 +57,6 @@ def expand_masks(masks: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Group masks ``(m, g)`` -> per-index masks ``(m, len(owner))``; indices in no group are always kept."""
     extended = np.column_stack([masks, np.ones(len(masks), dtype=bool)])
     return extended[:, owner]
-
-
-def check_masks(masks: Any, n_features: int) -> np.ndarray:
-    """``masks`` as an ``(m, n_features)`` bool matrix, or a ValueError."""
-    masks = np.asarray(masks)
-    if masks.ndim != 2 or masks.shape[1] != n_features:
-        raise ValueError(f"masks must have shape (m, {n_features}), got {masks.shape}")
-    if masks.dtype != bool:
-        if not np.isin(masks, (0, 1)).all():
-            raise ValueError("masks must contain only 0/1 (or booleans)")
-        masks = masks.astype(bool)
-    return masks
 
 
 def model_name(model: Any) -> str:

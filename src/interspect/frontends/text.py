@@ -21,6 +21,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..query.engine import check_masks
+
 Unit = Literal["word", "sentence", "paragraph"]
 Masking = Literal["drop", "mask_token", "filler"]
 UNITS: tuple[str, ...] = ("word", "sentence", "paragraph")
@@ -158,15 +160,8 @@ class TextUnits:
         """
         if masking not in MASKINGS:
             raise ValueError(f"masking must be one of {MASKINGS}, got {masking!r}")
-        arr = np.asarray(masks)
-        single = arr.ndim == 1
-        arr = np.atleast_2d(arr)
-        if arr.ndim != 2 or arr.shape[1] != self.n_units:
-            raise ValueError(f"masks must have shape (m, {self.n_units}), got {np.shape(masks)}")
-        if arr.dtype != bool:
-            if not np.isin(arr, (0, 1)).all():
-                raise ValueError("masks must be boolean or 0/1")
-            arr = arr.astype(bool)
+        single = np.ndim(masks) == 1
+        arr = check_masks(np.atleast_2d(masks), self.n_units)
         if masking == "drop":
             replacement = _DROPPED
         else:

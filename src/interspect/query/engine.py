@@ -33,6 +33,21 @@ def _describe_masks(masks: np.ndarray, rows: np.ndarray, limit: int = 3) -> str:
     return "; ".join(shown) + more
 
 
+def check_masks(masks: object, n_features: int) -> np.ndarray:
+    """``masks`` as an ``(m, n_features)`` bool matrix (``True`` keeps a feature), or a ValueError.
+
+    The one mask check shared by the query engine and every front-end.
+    """
+    x = np.asarray(masks)
+    if x.ndim != 2 or x.shape[1] != n_features:
+        raise ValueError(f"masks must have shape (m, {n_features}), got {x.shape}")
+    if x.dtype != bool:
+        if not np.isin(x, (0, 1)).all():
+            raise ValueError("masks must contain only 0/1 (or booleans)")
+        x = x.astype(bool)
+    return x
+
+
 def check_values(raw: object, batch: np.ndarray, describe: Callable[[np.ndarray], str]) -> np.ndarray:
     """What a model returned for ``batch`` as ``(len(batch),)`` finite floats, or a :class:`QueryError`.
 
@@ -117,14 +132,7 @@ class QueryEngine:
     # ------------------------------------------------------------------ what subclasses change
     def _validate(self, masks: np.ndarray) -> np.ndarray:
         """The checked ``(m, n)`` input matrix in the dtype the model receives."""
-        x = np.asarray(masks)
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"masks must have shape (m, {self.n_features}), got {x.shape}")
-        if x.dtype != bool:
-            if not np.isin(x, (0, 1)).all():
-                raise ValueError("masks must contain only 0/1 (or booleans)")
-            x = x.astype(bool)
-        return x
+        return check_masks(masks, self.n_features)
 
     def _n_words(self) -> int:
         """Words ``W`` per packed input."""
