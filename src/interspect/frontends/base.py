@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,25 @@ def fingerprint(**parts: Any) -> str:
     """Stable SHA-256 hex digest of JSON-serialisable parts (the query engine's disk-cache key)."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def model_name(model: Any) -> str:
+    """An identifier of a model for cache keys: a hash of its pickle, else its qualified name."""
+    try:
+        blob = pickle.dumps(model, protocol=4)
+    except Exception:  # lambdas, closures, objects holding locks: fall back to the name
+        return f"{type(model).__module__}.{getattr(model, '__qualname__', type(model).__qualname__)}"
+    return f"{type(model).__name__}:{hashlib.sha256(blob).hexdigest()[:16]}"
+
+
+def array_digest(a: np.ndarray) -> str:
+    """SHA-256 of an array's dtype, shape and bytes (object arrays through ``repr`` of their items)."""
+    a = np.asarray(a)
+    if a.dtype.kind == "O":
+        payload = repr(a.tolist()).encode("utf-8")
+    else:
+        payload = np.ascontiguousarray(a).tobytes()
+    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + payload).hexdigest()
 
 
 class TextValueFunction:

@@ -14,8 +14,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils import _safe_indexing
 
 from ..query.engine import check_masks
-from .base import fingerprint
-from .tabular import array_digest, expand_masks, index_groups
+from .base import array_digest, fingerprint
+from .tabular import expand_masks, index_groups
 
 CLASSIFIER_SCORES: tuple[str, ...] = ("log_prob", "prob", "accuracy")
 REGRESSOR_SCORES: tuple[str, ...] = ("neg_mse", "prediction")

@@ -7,15 +7,13 @@ take the values of each of the ``B`` background rows, and the model outputs are 
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..query.engine import check_masks
-from .base import fingerprint
+from .base import array_digest, fingerprint, model_name
 
 Groups = Sequence[Sequence[int]] | Mapping[str, Sequence[int]]
 
@@ -57,25 +55,6 @@ def expand_masks(masks: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """Group masks ``(m, g)`` -> per-index masks ``(m, len(owner))``; indices in no group are always kept."""
     extended = np.column_stack([masks, np.ones(len(masks), dtype=bool)])
     return extended[:, owner]
-
-
-def model_name(model: Any) -> str:
-    """An identifier of a model for cache keys: a hash of its pickle, else its qualified name."""
-    try:
-        blob = pickle.dumps(model, protocol=4)
-    except Exception:  # lambdas, closures, objects holding locks: fall back to the name
-        return f"{type(model).__module__}.{getattr(model, '__qualname__', type(model).__qualname__)}"
-    return f"{type(model).__name__}:{hashlib.sha256(blob).hexdigest()[:16]}"
-
-
-def array_digest(a: np.ndarray) -> str:
-    """SHA-256 of an array's dtype, shape and bytes (object arrays through ``repr`` of their items)."""
-    a = np.asarray(a)
-    if a.dtype.kind == "O":
-        payload = repr(a.tolist()).encode("utf-8")
-    else:
-        payload = np.ascontiguousarray(a).tobytes()
-    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + payload).hexdigest()
 
 
 def _float_matrix(a: Any, name: str) -> np.ndarray:

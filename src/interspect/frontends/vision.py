@@ -34,9 +34,8 @@ import numpy as np
 from scipy.special import log_softmax
 
 from ..query.engine import check_masks
-from .base import fingerprint
+from .base import array_digest, fingerprint, model_name
 from .classifier import OUTPUTS, Output, _class_log_odds, resolve_class
-from .tabular import array_digest, model_name
 
 MASKINGS: tuple[str, ...] = ("blur", "mean", "gray", "noise")
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
