@@ -1,4 +1,5 @@
-"""``TextValueFunction``: masks over text units -> rendered texts -> one number per mask from a model."""
+"""Shared front-end pieces: cache-key helpers and ``TextValueFunction`` (masks over text units -> rendered texts
+-> one number per mask from a model)."""
 
 from __future__ import annotations
 
