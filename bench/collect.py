@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["transforms", "spex", "proxyspex", "baselines", "qsft", "text_models", "report_cli"]
+ORDER = ["transforms", "spex", "proxyspex", "baselines", "qsft", "text_models", "frontends", "report_cli"]
 MARKER = "<!-- details -->"
 
 
