@@ -42,6 +42,8 @@ import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from bench_text_models import Table  # noqa: E402  (same folder: the exact lookup-table value function)
+
 import interspect as isp  # noqa: E402
 from interspect.evaluation.faithfulness import r2_dense  # noqa: E402
 from interspect.evaluation.recall import shapley_recall_at_k  # noqa: E402
@@ -62,17 +64,6 @@ HEADS_PROMPT = "The Eiffel Tower is located in the city of"
 HEADS_TARGET = " Paris"
 HEADS_LAYERS = (10, 11)
 HEADS_PER_LAYER = 6  # heads 0..5 of each layer are the features; the other 3 per layer stay on
-
-
-class Table:
-    """A value function read from a table of all 2^n values (bitmask order): free, exact queries."""
-
-    def __init__(self, values: np.ndarray, n: int) -> None:
-        self.values, self.n_features = values, n
-        self.weights = 1 << np.arange(n, dtype=np.int64)
-
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        return self.values[np.asarray(masks, dtype=np.int64) @ self.weights]
 
 
 class HeadSubset:
@@ -111,6 +102,14 @@ def _split(data: Any, seed: int = 0) -> tuple[np.ndarray, ...]:
     return train_test_split(data.data, data.target, test_size=0.25, random_state=seed, stratify=data.target)
 
 
+def _fit_tabular(data: Any, model: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """Fit ``model`` on the 75 % split; returns it, the held-out rows and labels, and the background rows."""
+    x_tr, x_te, y_tr, y_te = _split(data)
+    model = model.fit(x_tr, y_tr)
+    background = x_tr[np.random.default_rng(0).choice(len(x_tr), N_BACKGROUND, replace=False)]
+    return model, x_te, y_te, background
+
+
 def build_wine() -> tuple[Any, list[str]]:
     """HistGradientBoosting on wine (13 features), first held-out row, 50 training rows as background."""
     from sklearn.datasets import load_wine
@@ -119,9 +118,7 @@ def build_wine() -> tuple[Any, list[str]]:
     from interspect.frontends import TabularValueFunction
 
     data = load_wine()
-    x_tr, x_te, y_tr, y_te = _split(data)
-    model = HistGradientBoostingClassifier(random_state=0).fit(x_tr, y_tr)
-    background = x_tr[np.random.default_rng(0).choice(len(x_tr), N_BACKGROUND, replace=False)]
+    model, x_te, y_te, background = _fit_tabular(data, HistGradientBoostingClassifier(random_state=0))
     vf = TabularValueFunction(model, x_te[0], background, feature_names=list(data.feature_names), model="hgb-wine")
     p = model.predict_proba(x_te[:1])[0, vf.output]
     return vf, [
@@ -142,9 +139,7 @@ def build_cancer_groups() -> tuple[Any, list[str]]:
     from interspect.frontends import TabularValueFunction
 
     data = load_breast_cancer()
-    x_tr, x_te, y_tr, y_te = _split(data)
-    model = GradientBoostingClassifier(random_state=0).fit(x_tr, y_tr)
-    background = x_tr[np.random.default_rng(0).choice(len(x_tr), N_BACKGROUND, replace=False)]
+    model, x_te, y_te, background = _fit_tabular(data, GradientBoostingClassifier(random_state=0))
     names = [str(c).removeprefix("mean ") for c in data.feature_names[:10]]
     groups = {name: [j, j + 10, j + 20] for j, name in enumerate(names)}
     vf = TabularValueFunction(model, x_te[0], background, groups=groups, model="gb-breast-cancer")
