@@ -12,6 +12,7 @@ from interspect.algorithms.proxyspex import (
     _solve,
     _transposed,
     _with_intercept,
+    blend_weight,
     distinct_uniform_masks,
     fit_from_queries,
     fit_proxyspex,
@@ -69,13 +70,18 @@ def test_expansion_finds_a_high_order_term_without_its_own_marginal_signal():
 def test_reproducible_with_seed_and_generator():
     truth = planted_hierarchical(50, n_top=3, max_degree=3, seed=5)
     runs = [
-        fit_proxyspex(QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=seed) for seed in (7, 7, 8)
+        fit_proxyspex(QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=seed, holdout_fraction=0.1)
+        for seed in (7, 7, 8)
     ]
     assert runs[0].fourier.to_dict() == runs[1].fourier.to_dict()
     np.testing.assert_array_equal(runs[0].holdout[0], runs[1].holdout[0])
     assert not np.array_equal(runs[0].holdout[0], runs[2].holdout[0])
     via_rng = fit_proxyspex(
-        QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=np.random.default_rng(7)
+        QueryEngine(truth.predict, 50),
+        budget=300,
+        max_order=3,
+        random_state=np.random.default_rng(7),
+        holdout_fraction=0.1,
     )
     assert via_rng.fourier.to_dict() == runs[0].fourier.to_dict()
 
@@ -134,12 +140,20 @@ def test_fit_from_queries_and_explain_integration():
     assert get_method("proxyspex") is fit_proxyspex
     expl = isp.explain(truth.predict, n_features=n, method="proxyspex", budget=500, max_order=2, random_state=0)
     assert expl.n_queries == 500
-    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["r2"] > 0.999
+    # every query fitted at this budget: faithfulness is the cross-validated R² over all of them
+    assert expl.faithfulness == {"r2": expl.info["cv_r2"], "kind": "cross-validated", "n_masks": 500}
+    assert expl.faithfulness["r2"] > 0.999 and expl.info["n_holdout"] == 0
+    # extra held-out masks, when asked for, take precedence
+    expl = isp.explain(
+        truth.predict, n_features=n, method="proxyspex", budget=500, max_order=2, holdout=100, random_state=0
+    )
+    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["n_masks"] == 100
+    assert expl.faithfulness["r2"] > 0.999
 
 
-def test_small_budgets_fall_back_to_the_singleton_ridge_when_cv_prefers_it():
+def test_small_budgets_lean_on_the_singleton_ridge_when_cv_prefers_it():
     # a dense additive function (40 effects) on 54 masks: the tree pipeline cannot pin it down, ridge on all
-    # singletons can; K-fold CV of both procedures must notice and return exactly that ridge fit
+    # singletons can; the out-of-fold blend must weight the ridge almost entirely and keep its quality
     n = 40
     rng = np.random.default_rng(0)
     terms = {(i,): float(c) for i, c in enumerate(rng.normal(size=n))}
@@ -149,13 +163,25 @@ def test_small_budgets_fall_back_to_the_singleton_ridge_when_cv_prefers_it():
     y = truth.predict(x)
     fourier, info = fit_from_queries(x, y, max_order=3, random_state=0)
     scores = info["cv_scores"]
-    assert info["selection"] == "singletons" and info["cv_r2"] == scores["singletons"]
     assert scores["singletons"] > scores["pipeline"] + 0.3
+    assert info["blend_weight"] < 0.2 and info["cv_r2"] == scores["blend"] >= scores["singletons"]
     design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
-    want = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, info["ridge_alpha"]), n)
-    np.testing.assert_allclose(fourier.get(()), want.get(()), atol=1e-12)
-    np.testing.assert_allclose([fourier.get((i,)) for i in range(n)], [want.get((i,)) for i in range(n)], atol=1e-12)
+    ridge = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, info["singleton_alpha"]), n)
+    ridge_part = np.array([(1 - info["blend_weight"]) * ridge.get((i,)) for i in range(n)])
+    pipeline_part = np.array([fourier.get((i,)) for i in range(n)]) - ridge_part  # weight x pipeline's (|c| < 3)
+    assert np.max(np.abs(pipeline_part)) < 3 * info["blend_weight"]
     assert exact_r2(truth, fourier) > 0.9
+
+
+def test_blend_weight_minimises_the_out_of_fold_error():
+    rng = np.random.default_rng(0)
+    y, a, b = rng.normal(size=(3, 50))
+    w = blend_weight(y, a, b)
+    grid = np.linspace(0, 1, 2001)
+    errors = [np.sum((y - (g * a + (1 - g) * b)) ** 2) for g in grid]
+    assert abs(w - grid[int(np.argmin(errors))]) < 1e-3
+    assert blend_weight(a, a, b) == 1.0 and blend_weight(b, a, b) == 0.0  # exact endpoints
+    assert blend_weight(2 * a - b, a, b) == 1.0 and blend_weight(y, a, a) == 1.0  # clipped; identical predictions
 
 
 @pytest.mark.parametrize("n, m, hierarchical", [(64, 96, True), (64, 150, False), (30, 40, True), (64, 300, False)])
@@ -169,15 +195,15 @@ def test_small_budgets_are_never_worse_than_the_singleton_ridge(n, m, hierarchic
     runs = [fit_from_queries(x, y, max_order=4, random_state=3) for _ in range(2)]
     assert runs[0][0].to_dict() == runs[1][0].to_dict()  # reproducible, CV folds included
     fourier, info = runs[0]
-    assert set(info["cv_scores"]) == {"pipeline", "singletons"}
-    assert info["cv_r2"] == max(info["cv_scores"].values()) and info["cv_r2"] <= 1.0
+    assert set(info["cv_scores"]) == {"pipeline", "singletons", "blend"}
+    assert info["cv_r2"] == info["cv_scores"]["blend"] == max(info["cv_scores"].values()) and info["cv_r2"] <= 1.0
     # on all 2^n masks (exact, by Parseval) at least as good as ridge on every singleton with a CV-chosen strength
     design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
     sse = ((ridge_cv_predictions(design, y, kfold_labels(m, 5, np.random.default_rng(0))) - y) ** 2).sum(axis=1)
     baseline = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, _RIDGE_GRID[int(np.argmin(sse))]), n)
     assert exact_r2(truth, fourier) >= exact_r2(truth, baseline) - 0.01
     if m >= 300:  # enough masks for the pipeline to find interactions: it is kept and wins by far
-        assert info["selection"] == "pipeline" and exact_r2(truth, fourier) > exact_r2(truth, baseline) + 0.2
+        assert info["blend_weight"] > 0.8 and exact_r2(truth, fourier) > exact_r2(truth, baseline) + 0.2
 
 
 def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_direct_solve():

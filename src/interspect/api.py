@@ -103,6 +103,8 @@ def explain(
             "kind": "heldout",
             "n_masks": len(all_values),
         }
+    elif result.info.get("cv_r2") is not None:  # small budgets: every query fitted, each predicted out of fold
+        faithfulness = {"r2": float(result.info["cv_r2"]), "kind": "cross-validated", "n_masks": n_queries}
     info = dict(result.info)
     info["holdout_queries"] = extra
     info["n_evaluated"] = engine.n_evaluated

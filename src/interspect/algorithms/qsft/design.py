@@ -145,7 +145,7 @@ def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> np.ndarray
     copy of its base rows plus a fix-up of one column per delay: one pass over the output, no temporaries.
     """
     n_groups, n, b = matrices.shape
-    base = np.einsum("lb,cnb->cln", all_digits(b, q), matrices)  # (C, q^b, n)
+    base = np.matmul(all_digits(b, q), matrices.transpose(0, 2, 1))  # (C, q^b, n), C-contiguous: rows copy whole
     out = np.empty((n_groups, len(offs), n + 1, q**b, n), dtype=np.uint8)
     cols = np.arange(n)
     for r, offset in enumerate(offs):  # a handful of delay blocks
