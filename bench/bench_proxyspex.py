@@ -236,7 +236,7 @@ def main():
     if args.speed:
         return speed()
     if args.spread:
-        return spread(args.spread)
+        return spread(args.spread, reuse_refs=args.reuse_refs)
     n_test = 2000 if quick else 10_000
     planted_ns = (64, 256) if quick else (64, 256, 1024)
     if args.large:
@@ -316,15 +316,28 @@ def speed():
     print(f"load average {os.getloadavg()}")
 
 
-def spread(n_seeds: int, path: str = "bench/results/proxyspex_spread.jsonl"):
-    """One seed decides a cell at tiny budgets: R² of ours and shapiq over ``n_seeds`` mask seeds, same function."""
+def spread(n_seeds: int, reuse_refs: bool = False, path: str = "bench/results/proxyspex_spread.jsonl"):
+    """One seed decides a cell at tiny budgets: R² of ours and shapiq over ``n_seeds`` mask seeds, same function.
+
+    With ``reuse_refs`` shapiq's rows are read back from ``path`` instead of rerun (minutes per fit).
+    """
     cells = [(planted(64, True, seed=65), 96), (planted(64, False, seed=64), 384)]
     methods = {"interspect proxyspex": run_ours, "shapiq ProxySPEX": run_shapiq}
+    cached = {}
+    if reuse_refs and os.path.exists(path):
+        with open(path) as fh:
+            rows = [json.loads(line) for line in fh]
+        cached = {(r["case"], r["budget"], r["seed"]): r for r in rows if r["method"] == "shapiq ProxySPEX"}
     with open(path, "w") as out:
         for case, budget in cells:
             r2 = {name: [] for name in methods}
             for seed in range(n_seeds):
                 for name, run in methods.items():
+                    if name == "shapiq ProxySPEX" and (case.name, budget, seed) in cached:
+                        row = cached[(case.name, budget, seed)]
+                        r2[name].append(row["r2"])
+                        out.write(json.dumps(row) + "\n")
+                        continue
                     fourier, alg, queries, _ = run(case, budget, seed)
                     r2[name].append(case.r2(fourier))
                     row = dict(case=case.name, budget=budget, method=name, seed=seed, r2=r2[name][-1], alg=alg)
