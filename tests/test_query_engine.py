@@ -138,3 +138,21 @@ def test_column_outputs_are_accepted_and_model_time_counted():
     engine = QueryEngine(lambda m: m.sum(1, keepdims=True).astype(float), 6)
     values = engine(_masks(5, 6))
     assert values.shape == (5,) and engine.model_time > 0
+
+
+def test_a_model_that_writes_into_its_input_never_touches_the_callers_masks():
+    def scribble(masks):
+        out = masks.sum(axis=1).astype(float)
+        masks[:] = True  # a careless model
+        return out
+
+    masks = np.random.default_rng(0).random((50, 6)) < 0.5
+    before = masks.copy()
+    engine = QueryEngine(scribble, 6, batch_size=7)
+    np.testing.assert_array_equal(engine(masks), before.sum(axis=1))
+    np.testing.assert_array_equal(masks, before)  # batches were copies of the caller's rows
+    # with scratch=True the caller gives its array away: slices of it are sent as they are
+    fresh = np.unique(np.random.default_rng(1).random((40, 6)) < 0.5, axis=0)
+    expected = fresh.sum(axis=1)
+    np.testing.assert_array_equal(QueryEngine(scribble, 6, batch_size=7)(fresh, scratch=True), expected)
+    assert fresh.all()

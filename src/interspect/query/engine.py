@@ -127,7 +127,7 @@ class QueryEngine:
             packed, values = self.disk.load(8 * self._store.n_words)
             words = packed.view(np.uint64)
             hashes, first, _ = self._store.distinct(words)
-            self._store.insert(words[first], values[first], hashes=hashes[first])
+            self._store.insert(words, values[first], hashes=hashes[first], rows=first)
 
     # ------------------------------------------------------------------ what subclasses change
     def _validate(self, masks: np.ndarray) -> np.ndarray:
@@ -162,8 +162,12 @@ class QueryEngine:
         return found
 
     # ------------------------------------------------------------------ querying
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        """Model values for each row of ``masks``, querying the model only for inputs never seen before."""
+    def __call__(self, masks: np.ndarray, *, scratch: bool = False) -> np.ndarray:
+        """Model values for each row of ``masks``, querying the model only for inputs never seen before.
+
+        The model receives copies of the caller's rows (it may modify them freely), except with ``scratch=True``:
+        the caller promises never to read ``masks`` again, so slices of it are sent as they are.
+        """
         x = self._validate(masks)
         if len(x) == 0:
             return np.zeros(0)
@@ -172,7 +176,9 @@ class QueryEngine:
         pos, found = self._store.locate(words, hashes[first], rows=first)
         if not found.all():
             salt, was_empty = self._store.salt, len(self._store) == 0
-            self._evaluate(x, first[~found], words, hashes)
+            # the model may write into its batches: they are slices of x only where nobody else reads x
+            owned = scratch or not (isinstance(masks, np.ndarray) and np.may_share_memory(x, masks))
+            self._evaluate(x, first[~found], words, hashes, owned)
             if self._store.salt != salt:  # a hash collision made the store draw a new hash function
                 pos, _ = self._store.locate(words, rows=first)
             elif was_empty and len(self._store) == len(first):  # the store is these rows, in hash order
@@ -182,12 +188,13 @@ class QueryEngine:
         self._store.asked[pos] = True
         return self._store.values[pos][inverse]
 
-    def _evaluate(self, x: np.ndarray, rows: np.ndarray, words: np.ndarray, hashes: np.ndarray) -> None:
+    def _evaluate(self, x: np.ndarray, rows: np.ndarray, words: np.ndarray, hashes: np.ndarray, owned: bool) -> None:
         """Send ``x[rows]`` to the model batch by batch; every finished batch is kept even if a later one fails.
 
         ``rows`` come in hash order; the model sees them in input order (sequential reads of ``x``). Answers
         join the in-memory store once per call (also when a batch fails), and the disk cache as each batch
-        returns.
+        returns. Batches are slices of ``x`` when its rows are consecutive and ``owned`` (nobody else reads ``x``),
+        else copies.
         """
         from tqdm.auto import tqdm
 
@@ -203,7 +210,10 @@ class QueryEngine:
             for lo in range(0, len(todo), self.batch_size):
                 batch = todo[lo : lo + self.batch_size]
                 contiguous = batch[-1] - batch[0] == len(batch) - 1
-                rows_x = x[batch[0] : batch[-1] + 1] if contiguous else np.take(x, batch, axis=0)
+                if contiguous:
+                    rows_x = x[batch[0] : batch[-1] + 1] if owned else x[batch[0] : batch[-1] + 1].copy()
+                else:
+                    rows_x = np.take(x, batch, axis=0)
                 values = self._call_model(rows_x)
                 answers.append(values)
                 if self.disk is not None:
@@ -214,14 +224,14 @@ class QueryEngine:
             if answers:
                 kept = rows[rank[rows] < done]
                 values = np.concatenate(answers)[rank[kept]]
-                self._store.insert(np.take(words, kept, axis=0), values, hashes=hashes[kept])
+                self._store.insert(words, values, hashes=hashes[kept], rows=kept)
             self.n_evaluated += done
             bar.close()
 
     def _call_model(self, batch: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
         try:
-            raw = self.value_function(batch.copy())
+            raw = self.value_function(batch)
         except Exception as exc:
             raise QueryError(
                 f"value function raised {type(exc).__name__}: {exc} on a batch of {len(batch)} {self.unit}s "

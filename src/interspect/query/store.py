@@ -54,13 +54,19 @@ def unique_first(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class AnswerStore:
-    """Answers (``values``) and "requested" flags (``asked``) for distinct rows of ``n_words`` words."""
+    """Answers (``values``) and "requested" flags (``asked``) for distinct rows of ``n_words`` words.
+
+    ``hashes``, ``values`` and ``asked`` are sorted by hash; the rows themselves (``words``) are kept in the order
+    they arrived, and ``slot[i]`` is the row of sorted position ``i``. So adding a batch appends its rows in
+    one sequential pass instead of gathering them in hash order.
+    """
 
     def __init__(self, n_words: int) -> None:
         self.n_words = int(n_words)
         self._salt = 0
         self.hashes = np.zeros(0, dtype=np.uint64)  # sorted
-        self.words = np.zeros((0, self.n_words), dtype=np.uint64)
+        self.words = np.zeros((0, self.n_words), dtype=np.uint64)  # in arrival order
+        self.slot = np.zeros(0, dtype=np.intp)  # row of words at each sorted position
         self.values = np.zeros(0)
         self.asked = np.zeros(0, dtype=bool)
 
@@ -85,21 +91,17 @@ class AnswerStore:
         return h
 
     def _rehash(self) -> None:
-        """Draw the next hash function and re-sort the store (called on a hash collision)."""
-        self._salt += 1
-        self._sort(self.hash(self.words))
-
-    def _sort(self, hashes: np.ndarray) -> None:
-        """Order the store by ``hashes`` (the hashes of ``self.words``), drawing new ones while two coincide."""
+        """Draw new hash functions until the stored rows' hashes are distinct, and re-sort (on a collision)."""
+        values, asked = np.empty_like(self.values), np.empty_like(self.asked)
+        values[self.slot], asked[self.slot] = self.values, self.asked  # back to arrival order
         while True:
+            self._salt += 1
+            hashes = self.hash(self.words)
             order = argsort_hashes(hashes)
             hashes = hashes[order]
             if not np.any(hashes[1:] == hashes[:-1]):
                 break
-            self._salt += 1
-            hashes = self.hash(self.words)
-        self.hashes, self.words = hashes, self.words[order]
-        self.values, self.asked = self.values[order], self.asked[order]
+        self.hashes, self.slot, self.values, self.asked = hashes, order, values[order], asked[order]
 
     def distinct(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Distinct rows of a batch: ``(hashes, first, inverse)``, ``hashes`` of every row, ``words[first]`` the
@@ -128,7 +130,7 @@ class AnswerStore:
             inside = pos < len(self.hashes)
             found[inside] = self.hashes[pos[inside]] == hashes[inside]
             hit = np.flatnonzero(found)
-            mine = np.take(self.words, pos[hit], axis=0)
+            mine = np.take(self.words, self.slot[pos[hit]], axis=0)
             if np.array_equal(mine, np.take(words, hit if rows is None else rows[hit], axis=0)):
                 return np.minimum(pos, max(len(self.hashes) - 1, 0)), found
             self._rehash()
@@ -139,25 +141,38 @@ class AnswerStore:
         return np.searchsorted(self.hashes, hashes)
 
     def insert(
-        self, words: np.ndarray, values: np.ndarray, *, asked: bool = False, hashes: np.ndarray | None = None
+        self,
+        words: np.ndarray,
+        values: np.ndarray,
+        *,
+        asked: bool = False,
+        hashes: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
-        """Add rows that are distinct and not yet stored (``hashes``: theirs, if already computed).
+        """Add rows that are distinct and not yet stored: ``words``, or ``words[rows]`` (without gathering them in
+        that order); ``values`` and ``hashes`` (if already computed) follow the rows' order.
 
         Rows given in hash order (as :meth:`distinct` lists them) are merged in linear time.
         """
-        if len(words) == 0:
+        rows = np.arange(len(words)) if rows is None else np.asarray(rows)
+        if len(rows) == 0:
             return
-        hashes = self.hash(words) if hashes is None else hashes
-        flags = np.full(len(words), asked)
+        hashes = self.hash(np.take(words, rows, axis=0)) if hashes is None else hashes
         if np.any(hashes[1:] < hashes[:-1]):
             order = argsort_hashes(hashes)
-            hashes, words, values = hashes[order], np.take(words, order, axis=0), values[order]
+            hashes, values, rows = hashes[order], values[order], rows[order]
+        keep = np.zeros(len(words), dtype=bool)
+        keep[rows] = True
+        slots = len(self.words) + (np.cumsum(keep) - 1)[rows]  # where each row lands once appended
+        appended = words[keep] if len(rows) < len(words) else words.copy()  # never a view of the caller's data
+        flags = np.full(len(rows), asked)
         if len(self.hashes) == 0:
-            self.hashes, self.words, self.values, self.asked = hashes, words, values, flags
+            self.hashes, self.words, self.slot, self.values, self.asked = hashes, appended, slots, values, flags
         else:
             pos = np.searchsorted(self.hashes, hashes)
             self.hashes = np.insert(self.hashes, pos, hashes)
-            self.words = np.insert(self.words, pos, words, axis=0)
+            self.words = np.concatenate([self.words, appended])
+            self.slot = np.insert(self.slot, pos, slots)
             self.values = np.insert(self.values, pos, values)
             self.asked = np.insert(self.asked, pos, flags)
         if np.any(self.hashes[1:] == self.hashes[:-1]):  # two different rows share a hash: draw a new hash
