@@ -13,6 +13,7 @@ queries. Then, per case, the smallest budget in the grid at which each method re
     /work/benchenv/bin/python bench/bench_proxyspex.py --quick     # n in {64, 256}, tree n = 30, VADER
     /work/benchenv/bin/python bench/bench_proxyspex.py             # everything (long: the references are slow)
     /work/benchenv/bin/python bench/bench_proxyspex.py --quick --reuse-refs   # ours only, cached reference rows
+    /work/benchenv/bin/python bench/bench_proxyspex.py --fill-refs     # full grid, references only where missing
     /work/benchenv/bin/python bench/bench_proxyspex.py --speed     # n = 1,000 at 5,000 queries
     /work/benchenv/bin/python bench/bench_proxyspex.py --spread 8  # the cells ours loses: 8 seeds vs shapiq
 """
@@ -221,6 +222,12 @@ def main():
         action="store_true",
         help="reference rows come from --rows (rewritten); run only ours",
     )
+    ap.add_argument(
+        "--fill-refs",
+        action="store_true",
+        help="reuse reference rows found in --rows and run references only where none is stored (spectralexplain"
+        " only at 1·n log2 n, as in --quick)",
+    )
     ap.add_argument("--large", action="store_true", help="only the n = 1024 planted cases")
     ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     ap.add_argument("--only", default=None, help="only cases whose name contains this text")
@@ -237,7 +244,7 @@ def main():
         return speed()
     if args.spread:
         return spread(args.spread, reuse_refs=args.reuse_refs)
-    n_test = 2000 if quick else 10_000
+    n_test = 2000 if quick or args.fill_refs else 10_000  # fill: the same test masks as the cached quick rows
     planted_ns = (64, 256) if quick else (64, 256, 1024)
     if args.large:
         cases = [planted(1024, h, seed=1024 + h) for h in (True, False)]
@@ -255,7 +262,7 @@ def main():
 
     rows = []
     cached = {}
-    if args.reuse_refs and os.path.exists(args.rows):
+    if (args.reuse_refs or args.fill_refs) and os.path.exists(args.rows):
         with open(args.rows) as fh:
             for line in fh:
                 r = json.loads(line)
@@ -267,13 +274,15 @@ def main():
             for name, run in METHODS.items():
                 if name in args.skip or (name in REFS and budget > ref_cap):
                     continue
-                if name == "spectralexplain" and quick and not label.startswith("1.0"):
+                if name == "spectralexplain" and (quick or args.fill_refs) and not label.startswith("1.0"):
                     continue  # its 60-fit grid search is minutes per run: one budget per case in quick mode
-                if name in REFS and args.reuse_refs:  # never rerun a reference in this mode
+                if name in REFS and (args.reuse_refs or args.fill_refs):
                     if (case.name, budget, name) in cached:
                         rows.append(cached[(case.name, budget, name)])
                         out.write(json.dumps(rows[-1]) + "\n")
-                    continue
+                        continue
+                    if args.reuse_refs:  # never rerun a reference in this mode
+                        continue
                 try:
                     with PeakRSS() as mem:
                         fourier, alg, queries, note = run(case, budget, args.seed)
