@@ -14,6 +14,7 @@ queries. Then, per case, the smallest budget in the grid at which each method re
     /work/benchenv/bin/python bench/bench_proxyspex.py             # everything (long: the references are slow)
     /work/benchenv/bin/python bench/bench_proxyspex.py --quick --reuse-refs   # ours only, cached reference rows
     /work/benchenv/bin/python bench/bench_proxyspex.py --fill-refs     # full grid, references only where missing
+    /work/benchenv/bin/python bench/bench_proxyspex.py --reach         # queries to R² = 0.9, finer budgets
     /work/benchenv/bin/python bench/bench_proxyspex.py --speed     # n = 1,000 at 5,000 queries
     /work/benchenv/bin/python bench/bench_proxyspex.py --spread 8  # the cells ours loses: 8 seeds vs shapiq
 """
@@ -229,6 +230,7 @@ def main():
         " only at 1·n log2 n, as in --quick)",
     )
     ap.add_argument("--large", action="store_true", help="only the n = 1024 planted cases")
+    ap.add_argument("--reach", action="store_true", help="only: queries to R² = 0.9 on finer budget ladders")
     ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     ap.add_argument("--only", default=None, help="only cases whose name contains this text")
     ap.add_argument("--speed", action="store_true", help="only time fit_proxyspex at n = 1000, 5000 queries")
@@ -242,6 +244,8 @@ def main():
     quick = args.quick
     if args.speed:
         return speed()
+    if args.reach:
+        return reach()
     if args.spread:
         return spread(args.spread, reuse_refs=args.reuse_refs)
     n_test = 2000 if quick or args.fill_refs else 10_000  # fill: the same test masks as the cached quick rows
@@ -323,6 +327,32 @@ def speed():
         wall, cpu = time.perf_counter() - wall - engine.model_time, time.process_time() - cpu
         print(f"seed {seed}: algorithm {wall:.2f} s wall, {cpu:.2f} s CPU, R2 {case.r2(res.fourier):.6f}", flush=True)
     print(f"load average {os.getloadavg()}")
+
+
+def reach(n_seeds: int = 3, path: str = "bench/results/proxyspex_reach.jsonl"):
+    """Queries to reach R² = 0.9 on a finer budget ladder than the grid: ours and shapiq, mean over mask seeds."""
+    ladders = [
+        (planted(64, True, seed=65), (96, 120, 144, 168, 192)),
+        (tree_model(30, 3, 2000), (37, 45, 55, 64, 74)),
+        (planted(256, True, seed=257), (512, 640, 768, 896, 1024)),
+    ]
+    methods = {"interspect proxyspex": run_ours, "shapiq ProxySPEX": run_shapiq}
+    with open(path, "w") as out:
+        for case, budgets in ladders:
+            for name, run in methods.items():
+                means = []
+                for budget in budgets:
+                    r2 = []
+                    for seed in range(n_seeds):
+                        fourier, alg, _, _ = run(case, budget, seed)
+                        r2.append(case.r2(fourier))
+                        row = dict(case=case.name, budget=budget, method=name, seed=seed, r2=r2[-1], alg=alg)
+                        out.write(json.dumps(row) + "\n")
+                        out.flush()
+                    means.append(float(np.mean(r2)))
+                hit = next((b for b, m in zip(budgets, means, strict=True) if m >= 0.9), None)
+                shown = " ".join(f"{b}:{m:.3f}" for b, m in zip(budgets, means, strict=True))
+                print(f"{case.name:24s} {name:22s} mean R² by budget {shown}  -> R² 0.9 at {hit}", flush=True)
 
 
 def spread(n_seeds: int, reuse_refs: bool = False, path: str = "bench/results/proxyspex_spread.jsonl"):
