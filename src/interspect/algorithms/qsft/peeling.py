@@ -112,11 +112,33 @@ class Peeler:
         return 2.0 * float(np.median(first.energy)) / chdtri(2 * p, 0.5)
 
     # ------------------------------------------------------------------ detection
+    def _phases(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``ω^{⟨k, o_r⟩}`` ``(N, R)`` and ``ω^{k_i}`` ``(N, n)``: a signature entry is ``ω^{⟨k, o_r⟩}`` times
+        ``1`` (delay ``o_r``) or ``ω^{k_i}`` (delay ``o_r + e_i``)."""
+        base = np.rint(k.astype(np.float64) @ self.offs.T.astype(np.float64)).astype(np.int64)  # (N, R)
+        return self.omega[base % self.q], self.omega[k]
+
     def signatures(self, k: np.ndarray) -> np.ndarray:
         """``(N, P)`` values ``ω^{⟨k, d_p⟩}`` for frequencies ``k``."""
-        base = np.rint(k.astype(np.float64) @ self.offs.T.astype(np.float64)).astype(np.int64)  # (N, R)
-        digits = np.concatenate([np.zeros((len(k), 1), dtype=np.int64), k], axis=1)  # (N, n+1)
-        return self.omega[(base[:, :, None] + digits[:, None, :]) % self.q].reshape(len(k), -1)
+        outer, digit = self._phases(k)
+        sig = np.empty((len(k), len(self.offs), self.n_features + 1), dtype=np.complex128)
+        sig[:, :, 0] = outer
+        np.multiply(outer[:, :, None], digit[:, None, :], out=sig[:, :, 1:])
+        return sig.reshape(len(k), -1)
+
+    def correlate(self, k: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``⟨signature(k), u⟩ / P`` for each row (``k`` ``(N, n)``, ``u`` ``(N, P)``; or ``k`` ``(N, M, n)`` candidates
+        per row, giving ``(N, M)``), without forming the signatures: the sum over delays factors into one over
+        the ``n + 1`` delays of each block, then one over the blocks."""
+        outer, digit = self._phases(k.reshape(-1, self.n_features))
+        outer = outer.reshape(k.shape[:-1] + outer.shape[-1:])  # (..., R)
+        digit = digit.reshape(k.shape)  # (..., n)
+        v = u.reshape(len(u), len(self.offs), self.n_features + 1)
+        if k.ndim == 2:
+            per_block = v[:, :, 0] + np.einsum("nri,ni->nr", v[:, :, 1:], digit.conj())
+            return np.einsum("nr,nr->n", per_block, outer.conj()) / self.n_delays
+        per_block = v[:, None, :, 0] + np.einsum("nri,nmi->nmr", v[:, :, 1:], digit.conj())
+        return np.einsum("nmr,nmr->nm", per_block, outer.conj()) / self.n_delays
 
     def detect(self, u: np.ndarray) -> Detection:
         """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
@@ -127,8 +149,7 @@ class Peeler:
         energy = np.einsum("np,np->n", u.conj(), u).real
         if self.digit_bias > 0:
             k[self._zero_digits(z, k, energy)] = 0
-        sig = self.signatures(k)
-        rho = np.einsum("np,np->n", sig.conj(), u) / self.n_delays
+        rho = self.correlate(k, u)
         residual = np.maximum(energy - self.n_delays * np.abs(rho) ** 2, 0.0)
         return Detection(k, rho, residual, energy)
 
@@ -166,9 +187,7 @@ class Peeler:
         cands[rows, np.arange(len(patterns))[None, :, None], weakest[:, None, :]] = np.where(
             patterns[None], runner[:, None, :], np.take_along_axis(top2[:, :, 0], weakest, axis=1)[:, None, :]
         )
-        flat = cands.reshape(-1, self.n_features)
-        sig = self.signatures(flat).reshape(len(u), len(patterns), -1)
-        rho = np.einsum("ncp,np->nc", sig.conj(), u) / self.n_delays
+        rho = self.correlate(cands, u)
         residual = np.maximum(energy[:, None] - self.n_delays * np.abs(rho) ** 2, 0.0)
         pick = np.argmin(residual, axis=1)
         idx = np.arange(len(u))
@@ -257,7 +276,7 @@ class Peeler:
         gram = shared * (sig.conj() @ sig.T)
         rhs = np.einsum("kp,kcp->k", sig.conj(), self.u0[np.arange(self.n_groups)[None, :], where])
         try:
-            return scipy.linalg.solve(gram, rhs, assume_a="her")
+            return scipy.linalg.solve(gram, rhs, assume_a="her", check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
