@@ -130,15 +130,13 @@ class Peeler:
         """``⟨signature(k), u⟩ / P`` for each row (``k`` ``(N, n)``, ``u`` ``(N, P)``; or ``k`` ``(N, M, n)`` candidates
         per row, giving ``(N, M)``), without forming the signatures: the sum over delays factors into one over
         the ``n + 1`` delays of each block, then one over the blocks."""
-        outer, digit = self._phases(k.reshape(-1, self.n_features))
-        outer = outer.reshape(k.shape[:-1] + outer.shape[-1:])  # (..., R)
-        digit = digit.reshape(k.shape)  # (..., n)
+        cands = k if k.ndim == 3 else k[:, None, :]
+        outer, digit = self._phases(cands.reshape(-1, self.n_features))
+        outer, digit = outer.reshape(cands.shape[:2] + (-1,)), digit.reshape(cands.shape)  # (N, M, R), (N, M, n)
         v = u.reshape(len(u), len(self.offs), self.n_features + 1)
-        if k.ndim == 2:
-            per_block = v[:, :, 0] + np.einsum("nri,ni->nr", v[:, :, 1:], digit.conj())
-            return np.einsum("nr,nr->n", per_block, outer.conj()) / self.n_delays
         per_block = v[:, None, :, 0] + np.einsum("nri,nmi->nmr", v[:, :, 1:], digit.conj())
-        return np.einsum("nmr,nmr->nm", per_block, outer.conj()) / self.n_delays
+        rho = np.einsum("nmr,nmr->nm", per_block, outer.conj()) / self.n_delays
+        return rho if k.ndim == 3 else rho[:, 0]
 
     def detect(self, u: np.ndarray) -> Detection:
         """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
