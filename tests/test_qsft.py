@@ -201,6 +201,23 @@ def test_query_engine_dedups_and_counts():
     )
 
 
+@pytest.mark.parametrize(("q", "n"), [(200, 16), (4, 32), (3, 13)])
+def test_stored_answers_survive_a_model_that_writes_into_scratch_inputs(q, n):
+    """With ``scratch=True`` the model may scribble over the rows; the store's keys must be its own."""
+
+    def scribble(x):
+        out = x.sum(axis=1).astype(float)
+        x[:] = 0
+        return out
+
+    x = np.unique(np.random.default_rng(0).integers(0, q, size=(60, n)).astype(np.uint8), axis=0)
+    original = x.copy()
+    engine = QaryQueryEngine(scribble, n, q, batch_size=7)
+    np.testing.assert_array_equal(engine(x, scratch=True), original.sum(axis=1))
+    np.testing.assert_array_equal(engine(original.copy()), original.sum(axis=1))  # answered from the store
+    assert engine.n_evaluated == len(original)
+
+
 @pytest.mark.parametrize(
     ("value_function", "error", "match"),
     [
@@ -266,7 +283,9 @@ def test_design_queries_are_subsampled_lattices_plus_delays(q, n, robust):
     delays = (offs[:, None, :] + unit[None]).reshape(-1, n)  # o_r, then o_r + e_i
     lattice = np.einsum("lb,cnb->cln", all_digits(plan.b, q), matrices)
     expected = (lattice[:, None, :, :] + delays[None, :, None, :]) % q
-    np.testing.assert_array_equal(design_queries(matrices, offs, q), expected)
+    rows, index = design_queries(matrices, offs, q)
+    np.testing.assert_array_equal(rows[index], expected)
+    assert len(rows) == query_count(n, q, plan.b, plan.n_groups, plan.n_repeats)  # each shared l = 0 row once
 
 
 def _noisy_r2(n, q, sparsity, level, seed):
@@ -303,6 +322,17 @@ def test_exact_data_is_never_treated_as_noisy(seed):
     plan = plan_qsft(n, q, sparsity=30)
     rng = np.random.default_rng(seed)
     matrices, offs = subsampling_matrices(plan, rng), offsets(plan, rng)
-    values = truth.predict(design_queries(matrices, offs, q).reshape(-1, n))
-    peeler = Peeler(bin_transform(values.reshape(plan.n_groups, plan.n_delays, -1), q, plan.b), matrices, offs, q)
+    rows, index = design_queries(matrices, offs, q)
+    peeler = Peeler(bin_transform(truth.predict(rows)[index], q, plan.b), matrices, offs, q)
     assert peeler.digit_bias == 0 and peeler.ratio == REL_TOL
+
+
+@pytest.mark.parametrize(("q", "n", "b"), [(4, 2, 2), (6, 3, 2), (2, 3, 3), (3, 4, 3)])
+def test_subsampling_matrices_are_injective(q, n, b):
+    """Small n makes singular draws common (zero divisors of Z_4 and Z_6 included): every kept M is injective."""
+    from interspect.algorithms.qsft.design import QsftPlan, all_digits, subsampling_matrices
+
+    plan = QsftPlan(n, q, b, 40, 1, False)
+    for m in subsampling_matrices(plan, np.random.default_rng(0)):
+        images = (all_digits(b, q) @ m.T) % q
+        assert len(np.unique(images, axis=0)) == q**b

@@ -139,7 +139,7 @@ class QueryEngine:
         return -(-self.n_features // 64)
 
     def _words(self, x: np.ndarray) -> np.ndarray:
-        """Validated inputs packed exactly into ``(m, W)`` uint64 words (the store's keys)."""
+        """Validated inputs packed exactly into a new ``(m, W)`` uint64 array (the store's keys; it may keep them)."""
         return pack_bytes(np.packbits(x, axis=1))
 
     def _describe(self, x: np.ndarray, rows: np.ndarray) -> str:

@@ -69,8 +69,9 @@ class QaryQueryEngine(QueryEngine):
         without overlapping (or above the word and vanish), so one multiply and one shift pack ``p`` digits.
         """
         p = 8 // self._bits
-        if p == 1:
-            return pack_bytes(x)
+        if p == 1:  # a new array even when the digits are already whole words: the store keeps it
+            words = pack_bytes(x)
+            return words.copy() if np.may_share_memory(words, x) else words
         word = np.dtype(f"uint{8 * p}")
         factor, shift = (
             word.type(sum(1 << (8 * (p - 1) - (8 - self._bits) * i) for i in range(p))),

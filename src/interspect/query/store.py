@@ -152,7 +152,8 @@ class AnswerStore:
         """Add rows that are distinct and not yet stored: ``words``, or ``words[rows]`` (without gathering them in
         that order); ``values`` and ``hashes`` (if already computed) follow the rows' order.
 
-        Rows given in hash order (as :meth:`distinct` lists them) are merged in linear time.
+        Rows given in hash order (as :meth:`distinct` lists them) are merged in linear time. When every row of
+        ``words`` is added, the store keeps ``words`` itself: callers hand over arrays nobody modifies afterwards.
         """
         rows = np.arange(len(words)) if rows is None else np.asarray(rows)
         if len(rows) == 0:
@@ -164,7 +165,7 @@ class AnswerStore:
         keep = np.zeros(len(words), dtype=bool)
         keep[rows] = True
         slots = len(self.words) + (np.cumsum(keep) - 1)[rows]  # where each row lands once appended
-        appended = words[keep] if len(rows) < len(words) else words.copy()  # never a view of the caller's data
+        appended = words[keep] if len(rows) < len(words) else words
         flags = np.full(len(rows), asked)
         if len(self.hashes) == 0:
             self.hashes, self.words, self.slot, self.values, self.asked = hashes, appended, slots, values, flags

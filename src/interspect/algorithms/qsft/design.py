@@ -109,15 +109,17 @@ def plan_qsft(
 
 
 def subsampling_matrices(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray:
-    """``(C, n, b)`` random matrices over ``Z_q`` whose maps ``l -> M l`` are injective (resampled otherwise)."""
+    """``(C, n, b)`` random matrices over ``Z_q`` whose maps ``l -> M l`` are injective (resampled otherwise).
+
+    The map is linear, so it is injective exactly when no ``l != 0`` maps to zero.
+    """
     n, q, b = plan.n_features, plan.q, plan.b
-    lattice = all_digits(b, q)
+    nonzero = all_digits(b, q)[1:]
     out = np.empty((plan.n_groups, n, b), dtype=np.int64)
     for c in range(plan.n_groups):
         for _ in range(100):
             m = rng.integers(0, q, size=(n, b))
-            images = np.ascontiguousarray((lattice @ m.T) % q, dtype=np.uint8)
-            if len(np.unique(images.view(np.dtype((np.void, n))))) == len(lattice):
+            if ((nonzero @ m.T) % q).any(axis=1).all():
                 break
         else:
             raise ValueError(f"could not draw an injective {n}x{b} subsampling matrix over Z_{q}; lower b")
@@ -137,22 +139,37 @@ def all_digits(b: int, q: int) -> np.ndarray:
     return np.indices((q,) * b, dtype=np.int64).reshape(b, -1).T
 
 
-def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> np.ndarray:
-    """``(C, P, q^b, n)`` uint8 queries ``M_c l + d_p`` of every group (``l`` in C order); delay block ``r`` is
-    ``o_r`` followed by ``o_r + e_i`` for ``i = 0 … n-1`` (``P = R (n + 1)``).
+def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct queries of every group and delay, ``(rows, index)``: query ``M_c l + d_p`` (``l`` in C order) is
+    ``rows[index[c, p, l]]``. Delay block ``r`` is ``o_r`` followed by ``o_r + e_i`` for ``i = 0 … n-1``
+    (``P = R (n + 1)``).
 
-    Delay ``o_r + e_i`` changes one digit of the block's base rows ``M_c l + o_r``, so each block is one broadcast
-    copy of its base rows plus a fix-up of one column per delay: one pass over the output, no temporaries.
+    The ``l = 0`` queries ``d_p`` are the same in every group, so they are listed once (with group 0's): the
+    model is asked each query once and the engine receives rows it can hand over in contiguous batches. Delay
+    ``o_r + e_i`` changes one digit of the block's base rows ``M_c l + o_r``, so each block is one broadcast copy
+    of its base rows plus a fix-up of one column per delay: one pass over the output, no temporaries.
     """
     n_groups, n, b = matrices.shape
+    n_bins, n_delays = q**b, len(offs) * (n + 1)
     base = np.matmul(all_digits(b, q), matrices.transpose(0, 2, 1))  # (C, q^b, n), C-contiguous: rows copy whole
-    out = np.empty((n_groups, len(offs), n + 1, q**b, n), dtype=np.uint8)
+    rows = np.empty((n_delays * n_bins + (n_groups - 1) * n_delays * (n_bins - 1), n), dtype=np.uint8)
+    first = rows[: n_delays * n_bins].reshape(len(offs), n + 1, n_bins, n)  # group 0, every l
+    rest = rows[n_delays * n_bins :].reshape(n_groups - 1, len(offs), n + 1, n_bins - 1, n)  # other groups, l > 0
     cols = np.arange(n)
     for r, offset in enumerate(offs):  # a handful of delay blocks
         block = ((base + offset) % q).astype(np.uint8)
-        out[:, r] = block[:, None]
-        out[:, r, 1 + cols, :, cols] = np.moveaxis((block + 1) % q, 2, 0)
-    return out.reshape(n_groups, len(offs) * (n + 1), q**b, n)
+        shifted = np.moveaxis((block + 1) % q, 2, 0)  # (n, C, q^b): digit i of each row plus one
+        first[r] = block[0]
+        first[r, 1 + cols, :, cols] = shifted[:, 0]
+        rest[:, r] = block[1:, None, 1:]
+        rest[:, r, 1 + cols, :, cols] = shifted[:, 1:, 1:]  # advanced indices first: (n, C - 1, q^b - 1)
+    index = np.empty((n_groups, n_delays, n_bins), dtype=np.intp)
+    index[0] = np.arange(n_delays * n_bins).reshape(n_delays, n_bins)
+    index[1:, :, 0] = index[0, :, 0]
+    index[1:, :, 1:] = n_delays * n_bins + np.arange((n_groups - 1) * n_delays * (n_bins - 1)).reshape(
+        n_groups - 1, n_delays, n_bins - 1
+    )
+    return rows, index
 
 
 def bin_weights(b: int, q: int) -> np.ndarray:

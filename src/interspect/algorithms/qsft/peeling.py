@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-import scipy.linalg
 from scipy.special import chdtri  # chi-square quantiles: chdtri(df, a) = chi2.ppf(1 - a, df), a ufunc
 
 from ...transforms.qary import roots_of_unity, unique_rows
@@ -40,7 +39,7 @@ def bin_transform(samples: np.ndarray, q: int, b: int) -> np.ndarray:
     """``(C, P, q^b)`` real samples -> ``(C, q^b, P)`` bins: a ``q^b``-point FFT per group and delay."""
     n_groups, n_delays = samples.shape[:2]
     table = samples.reshape((n_groups, n_delays) + (q,) * b)
-    out = scipy.fft.fftn(table, axes=tuple(range(2, b + 2))) / q**b
+    out = scipy.fft.fftn(table, axes=tuple(range(2, b + 2)), norm="forward")  # scaled by 1 / q^b
     return np.ascontiguousarray(out.reshape(n_groups, n_delays, q**b).transpose(0, 2, 1))
 
 
@@ -80,14 +79,15 @@ class Peeler:
         self.omega = roots_of_unity(q)
         p = self.n_delays
         self.digit_bias = 0.0  # log prior odds against a non-zero digit (set once noise is known)
-        self._first = self.detect(bins.reshape(-1, p))  # also the first peeling round's detection
+        flat = bins.reshape(-1, p)
+        evidence = self._evidence(flat)
+        self._first = self._detect(flat, *evidence)  # also the first peeling round's detection
         self.noise = self._noise_floor(self._first)
-        first_energy = np.einsum("cjp,cjp->cj", bins.conj(), bins).real
-        peak = float(first_energy.max(initial=0.0))
+        peak = float(evidence[1].max(initial=0.0))
         if self.noise > NOISY_REL * peak / p:
             nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
             self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
-            self._first = self.detect(bins.reshape(-1, p))
+            self._first = self._detect(flat, *evidence)
         self.zero_thr = max(ZERO_TOL * peak, self.noise * chdtri(2 * p, alpha) / 2)
         self.resid_thr = self.noise * chdtri(2 * (p - 1), alpha) / 2
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
@@ -138,13 +138,18 @@ class Peeler:
         rho = np.einsum("nmr,nmr->nm", per_block, outer.conj()) / self.n_delays
         return rho if k.ndim == 3 else rho[:, 0]
 
+    def _evidence(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Phase evidence ``z[:, i] = Σ_r u(o_r + e_i) conj(u(o_r))`` ``(N, n)`` and energy ``(N,)`` of bins ``u``."""
+        v = u.reshape(len(u), len(self.offs), self.n_features + 1)
+        z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
+        return z, np.einsum("np,np->n", u.conj(), u).real
+
     def detect(self, u: np.ndarray) -> Detection:
         """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
-        r = len(self.offs)
-        v = u.reshape(len(u), r, self.n_features + 1)
-        z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
+        return self._detect(u, *self._evidence(u))
+
+    def _detect(self, u: np.ndarray, z: np.ndarray, energy: np.ndarray) -> Detection:
         k = np.rint(np.angle(z) * self.q / (2 * np.pi)).astype(np.int64) % self.q
-        energy = np.einsum("np,np->n", u.conj(), u).real
         if self.digit_bias > 0:
             k[self._zero_digits(z, k, energy)] = 0
         rho = self.correlate(k, u)
@@ -167,15 +172,17 @@ class Peeler:
     def chase(self, u: np.ndarray) -> Detection:
         """Chase decoding: try both of the two likeliest values of each bin's ``CHASE_DIGITS`` least reliable digits
         and keep the candidate with the smallest residual across all delays."""
-        r, nu2 = len(self.offs), self.noise
-        v = u.reshape(len(u), r, self.n_features + 1)
-        z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
-        energy = np.einsum("np,np->n", u.conj(), u).real
+        nu2 = self.noise
+        z, energy = self._evidence(u)
         power = np.maximum(energy / self.n_delays - nu2, 0.0)[:, None, None]
         loglik = 2 * power / (2 * power * nu2 + nu2**2) * (z[:, :, None] * self.omega.conj()).real
         loglik[:, :, 1:] -= self.digit_bias
-        top2 = np.argsort(-loglik, axis=2)[:, :, :2]  # (N, n, 2) best and runner-up values
-        margin = np.take_along_axis(loglik, top2, axis=2) @ np.array([1.0, -1.0])
+        best = loglik.argmax(axis=2)
+        top = np.take_along_axis(loglik, best[:, :, None], axis=2)[:, :, 0]
+        np.put_along_axis(loglik, best[:, :, None], -np.inf, axis=2)
+        second = loglik.argmax(axis=2)
+        top2 = np.stack([best, second], axis=2)  # (N, n, 2) best and runner-up values
+        margin = top - np.take_along_axis(loglik, second[:, :, None], axis=2)[:, :, 0]
         flips = min(CHASE_DIGITS, self.n_features)
         weakest = np.argpartition(margin, flips - 1, axis=1)[:, :flips]  # (N, L)
         patterns = ((np.arange(1 << flips)[:, None] >> np.arange(flips)) & 1).astype(bool)  # (2^L, L)
@@ -274,8 +281,8 @@ class Peeler:
         gram = shared * (sig.conj() @ sig.T)
         rhs = np.einsum("kp,kcp->k", sig.conj(), self.u0[np.arange(self.n_groups)[None, :], where])
         try:
-            return scipy.linalg.solve(gram, rhs, assume_a="her", check_finite=False)
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            return np.linalg.solve(gram, rhs)  # LAPACK gesv: a small system, so NumPy's lower call overhead wins
+        except np.linalg.LinAlgError:
             return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
     def coefficient_noise(self) -> float:

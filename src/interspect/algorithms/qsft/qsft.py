@@ -83,7 +83,8 @@ def fit_qsft(
     offs = offsets(plan, rng)
     queries_before = engine.n_queries
     # one call: one de-duplication pass; the design is ours alone, so the model may be handed slices of it
-    values = engine(design_queries(matrices, offs, q).reshape(-1, n), scratch=True)
+    rows, index = design_queries(matrices, offs, q)
+    values = engine(rows, scratch=True)[index]
     bins = bin_transform(values.reshape(plan.n_groups, plan.n_delays, plan.n_bins), q, plan.b)
 
     decode_start = time.perf_counter()
