@@ -122,6 +122,9 @@ class AnswerStore:
 
         The rows are ``words`` (or ``words[rows]``, without gathering them); ``hashes`` are theirs if known.
         """
+        if len(self.hashes) == 0:
+            size = len(hashes) if hashes is not None else len(words) if rows is None else len(rows)
+            return np.zeros(size, dtype=np.intp), np.zeros(size, dtype=bool)
         while True:
             if hashes is None:
                 hashes = self.hash(words if rows is None else np.take(words, rows, axis=0))
@@ -159,16 +162,22 @@ class AnswerStore:
         if len(rows) == 0:
             return
         hashes = self.hash(np.take(words, rows, axis=0)) if hashes is None else hashes
-        if np.any(hashes[1:] < hashes[:-1]):
+        increasing = bool(np.all(hashes[1:] > hashes[:-1]))
+        if not increasing:
             order = argsort_hashes(hashes)
             hashes, values, rows = hashes[order], values[order], rows[order]
-        keep = np.zeros(len(words), dtype=bool)
-        keep[rows] = True
-        slots = len(self.words) + (np.cumsum(keep) - 1)[rows]  # where each row lands once appended
-        appended = words[keep] if len(rows) < len(words) else words
+        if len(rows) == len(words):  # every row, appended as it is
+            slots, appended = len(self.words) + rows, words
+        else:
+            keep = np.zeros(len(words), dtype=bool)
+            keep[rows] = True
+            slots = len(self.words) + (np.cumsum(keep) - 1)[rows]  # where each row lands once appended
+            appended = words[keep]
         flags = np.full(len(rows), asked)
         if len(self.hashes) == 0:
             self.hashes, self.words, self.slot, self.values, self.asked = hashes, appended, slots, values, flags
+            if increasing:  # distinct hashes: no collision to look for
+                return
         else:
             pos = np.searchsorted(self.hashes, hashes)
             self.hashes = np.insert(self.hashes, pos, hashes)
