@@ -30,12 +30,15 @@ def pack_bytes(rows: np.ndarray) -> np.ndarray:
 def argsort_hashes(h: np.ndarray) -> np.ndarray:
     """Stable argsort of 64-bit hashes, several times faster than ``np.argsort``.
 
-    Two stable radix passes (NumPy sorts 16-bit keys by radix) order the rows by the top 32 bits; random
-    hashes then agree there only by rare chance, so a final stable sort of the full keys meets runs that
-    are already in order (timsort: linear time).
+    Stable radix passes (NumPy sorts 16-bit keys by radix) order the rows by their top 16 bits, or top 32
+    bits when there are more rows than 16-bit values; random hashes then agree there only by rare chance, so
+    a final stable sort of the full keys meets runs that are already in order (timsort: linear time).
     """
-    order = np.argsort((h >> np.uint64(32)).astype(np.uint16), kind="stable")
-    order = order[np.argsort((h[order] >> np.uint64(48)).astype(np.uint16), kind="stable")]
+    if len(h) > 1 << 16:
+        order = np.argsort((h >> np.uint64(32)).astype(np.uint16), kind="stable")
+        order = order[np.argsort((h[order] >> np.uint64(48)).astype(np.uint16), kind="stable")]
+    else:
+        order = np.argsort((h >> np.uint64(48)).astype(np.uint16), kind="stable")
     return order[np.argsort(h[order], kind="stable")]
 
 
