@@ -336,3 +336,19 @@ def test_subsampling_matrices_are_injective(q, n, b):
     for m in subsampling_matrices(plan, np.random.default_rng(0)):
         images = (all_digits(b, q) @ m.T) % q
         assert len(np.unique(images, axis=0)) == q**b
+
+
+def test_peeling_stops_when_noise_only_returns_known_frequencies():
+    """At noise = sd(f) a peeled estimate is off enough for its bins to yield the same frequency again; peeling
+    it over and over (up to ``max_iter``) would only chase noise, which the final refit corrects anyway."""
+    truth = planted(100, 4, 20, seed=6)  # a case that used to peel 64 times
+    sd = np.sqrt(truth.variance())
+    noise = np.random.default_rng(6)
+    expl = explain_qary(
+        lambda z: truth.predict(z, real=True) + sd * noise.normal(size=len(z)),
+        100, 4, sparsity=40, noise_robust=True, n_groups=3, n_repeats=3, random_state=6, batch_size=4096,
+    )  # fmt: skip
+    assert expl.info["peeling_iterations"] <= 5
+    x = np.random.default_rng(2).integers(0, 4, size=(4000, 100))
+    y = truth.predict(x, real=True)
+    assert 1 - np.sum((y - expl.predict(x)) ** 2) / np.sum((y - y.mean()) ** 2) > 0.6

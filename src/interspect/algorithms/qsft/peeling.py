@@ -216,6 +216,7 @@ class Peeler:
         energy = np.einsum("cjp,cjp->cj", self.u.conj(), self.u).real
         dirty = energy > self.zero_thr
         found_k, found_rho = [], []
+        n_found = 0  # distinct frequencies peeled so far
         groups = np.arange(self.n_groups)
         iterations = 0
         while iterations < max_iter:
@@ -245,6 +246,10 @@ class Peeler:
             if not ok.any():
                 break
             ks, inv = unique_rows(det.k[ok])
+            if n_found and len(unique_rows(np.concatenate([*found_k, ks]))[0]) == n_found:
+                # only frequencies already peeled, whose estimates noise left slightly off: peeling them again
+                # would chase that error bin by bin (the final refit corrects it), so nothing new can come
+                break
             rho = _group_sum(inv, det.rho[ok], len(ks)) / np.bincount(inv, minlength=len(ks))
             where = self.bins_of(ks)  # (K, C)
             contrib = rho[:, None, None] * self.signatures(ks)[:, None, :]  # (K, 1, P)
@@ -254,6 +259,7 @@ class Peeler:
             dirty[groups[None, :], where] = True
             found_k.append(ks)
             found_rho.append(rho)
+            n_found = len(unique_rows(np.concatenate(found_k))[0])
         if not found_k:
             return np.zeros((0, self.n_features), dtype=np.int64), np.zeros(0, dtype=np.complex128), iterations
         ks, inv = unique_rows(np.concatenate(found_k))
