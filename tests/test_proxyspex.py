@@ -7,12 +7,12 @@ import pytest
 
 import interspect as isp
 from interspect.algorithms.base import get_method
+from interspect.algorithms.pair_lasso import fit_pair_lasso, stack_weights, strongest_pairs
 from interspect.algorithms.proxyspex import (
     _RIDGE_GRID,
     _solve,
     _transposed,
     _with_intercept,
-    blend_weight,
     distinct_uniform_masks,
     fit_from_queries,
     fit_proxyspex,
@@ -153,7 +153,7 @@ def test_fit_from_queries_and_explain_integration():
 
 def test_small_budgets_lean_on_the_singleton_ridge_when_cv_prefers_it():
     # a dense additive function (40 effects) on 54 masks: the tree pipeline cannot pin it down, ridge on all
-    # singletons can; the out-of-fold blend must weight the ridge almost entirely and keep its quality
+    # singletons can; the out-of-fold stack must give the pipeline almost no weight and keep the ridge's quality
     n = 40
     rng = np.random.default_rng(0)
     terms = {(i,): float(c) for i, c in enumerate(rng.normal(size=n))}
@@ -162,26 +162,56 @@ def test_small_budgets_lean_on_the_singleton_ridge_when_cv_prefers_it():
     x = distinct_uniform_masks(54, n, np.random.default_rng(1))
     y = truth.predict(x)
     fourier, info = fit_from_queries(x, y, max_order=3, random_state=0)
-    scores = info["cv_scores"]
+    scores, weights = info["cv_scores"], info["blend_weights"]
     assert scores["singletons"] > scores["pipeline"] + 0.3
-    assert info["blend_weight"] < 0.2 and info["cv_r2"] == scores["blend"] >= scores["singletons"]
-    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
-    ridge = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, info["singleton_alpha"]), n)
-    ridge_part = np.array([(1 - info["blend_weight"]) * ridge.get((i,)) for i in range(n)])
-    pipeline_part = np.array([fourier.get((i,)) for i in range(n)]) - ridge_part  # weight x pipeline's (|c| < 3)
-    assert np.max(np.abs(pipeline_part)) < 3 * info["blend_weight"]
+    assert weights["pipeline"] < 0.2 and weights["singletons"] > 0.5 and abs(sum(weights.values()) - 1) < 1e-12
+    assert info["cv_r2"] == scores["blend"] >= scores["singletons"] - 0.02
     assert exact_r2(truth, fourier) > 0.9
 
 
-def test_blend_weight_minimises_the_out_of_fold_error():
+def test_stack_weights_minimise_the_error_over_the_simplex():
     rng = np.random.default_rng(0)
-    y, a, b = rng.normal(size=(3, 50))
-    w = blend_weight(y, a, b)
-    grid = np.linspace(0, 1, 2001)
-    errors = [np.sum((y - (g * a + (1 - g) * b)) ** 2) for g in grid]
-    assert abs(w - grid[int(np.argmin(errors))]) < 1e-3
-    assert blend_weight(a, a, b) == 1.0 and blend_weight(b, a, b) == 0.0  # exact endpoints
-    assert blend_weight(2 * a - b, a, b) == 1.0 and blend_weight(y, a, a) == 1.0  # clipped; identical predictions
+    y, a, b, c = rng.normal(size=(4, 50))
+    w = stack_weights(y, np.stack([a, b, c]))
+    assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-12
+    grid = np.linspace(0, 1, 201)
+    best = min(np.sum((y - (g * a + h * b + (1 - g - h) * c)) ** 2) for g in grid for h in grid[grid <= 1 - g + 1e-12])
+    assert np.sum((y - w @ np.stack([a, b, c])) ** 2) <= best + 1e-9
+    np.testing.assert_array_equal(stack_weights(a, np.stack([a, b])), [1.0, 0.0])  # exact vertices
+    np.testing.assert_array_equal(stack_weights(b, np.stack([a, b])), [0.0, 1.0])
+    np.testing.assert_array_equal(stack_weights(2 * a - b, np.stack([a, b])), [1.0, 0.0])  # clipped to the simplex
+    np.testing.assert_allclose(stack_weights(0.3 * a + 0.7 * c, np.stack([a, b, c])), [0.3, 0.0, 0.7], atol=1e-9)
+    assert stack_weights(y, np.stack([a, a])).sum() == 1.0  # identical predictions
+
+
+def test_strongest_pairs_are_the_pairs_of_the_largest_coefficients():
+    coefs = np.array([0.1, -5.0, 0.0, 3.0, -0.2, 4.0])
+    np.testing.assert_array_equal(strongest_pairs(coefs, 3), [[1, 3], [1, 5], [3, 5]])  # ceil(sqrt(9)) = 3
+    assert len(strongest_pairs(coefs, 1000)) == 15  # capped at every feature
+
+
+def test_pair_lasso_finds_the_pairs_of_strong_features_with_few_queries():
+    """Strong heredity: 6 main effects and 4 pairs among them, exact from 120 masks for 60 features (1,830 pairs)."""
+    n, m = 60, 120
+    terms = {(): 0.5, (3,): 2.0, (7,): -1.5, (11,): 1.2, (20,): -1.0, (33,): 1.4, (41,): 0.9}
+    terms.update({(3, 7): 1.5, (7, 11): -1.0, (20, 33): 1.2, (3, 41): 0.8})
+    truth = SparseTransform.from_dict(terms, n)
+    x = distinct_uniform_masks(m, n, np.random.default_rng(0))
+    y = truth.predict(x)
+    signs = 1.0 - 2.0 * x
+    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
+    rank = lambda rows: _solve(design[rows], y[rows], 1e-2)[1:]  # noqa: E731
+    folds = kfold_labels(m, 10, np.random.default_rng(1))
+    fit, oof = fit_pair_lasso(signs, y, rank(np.ones(m, dtype=bool)), folds, rank)
+    assert exact_r2(truth, fit) > 1 - 1e-9  # the relaxed fit undoes the lasso's shrinkage
+    assert set(fit.prune(1e-6).to_dict()) == set(terms)
+    r2 = lambda pred, target: 1 - np.sum((pred - target) ** 2) / np.sum((target - target.mean()) ** 2)  # noqa: E731
+    assert r2(oof, y) > 1 - 1e-9  # every fold recovers it too
+    # honest out-of-fold predictions (ranking and lasso rerun without the fold): pure noise predicts nothing
+    noise = np.random.default_rng(5).normal(size=m)
+    rank_noise = lambda rows: _solve(design[rows], noise[rows], 1e-2)[1:]  # noqa: E731
+    fit, oof = fit_pair_lasso(signs, noise, rank_noise(np.ones(m, dtype=bool)), folds, rank_noise)
+    assert r2(oof, noise) < 0.05
 
 
 @pytest.mark.parametrize("n, m, hierarchical", [(64, 96, True), (64, 150, False), (30, 40, True), (64, 300, False)])
@@ -195,15 +225,15 @@ def test_small_budgets_are_never_worse_than_the_singleton_ridge(n, m, hierarchic
     runs = [fit_from_queries(x, y, max_order=4, random_state=3) for _ in range(2)]
     assert runs[0][0].to_dict() == runs[1][0].to_dict()  # reproducible, CV folds included
     fourier, info = runs[0]
-    assert set(info["cv_scores"]) == {"pipeline", "singletons", "blend"}
-    assert info["cv_r2"] == info["cv_scores"]["blend"] == max(info["cv_scores"].values()) and info["cv_r2"] <= 1.0
+    assert set(info["cv_scores"]) == {"pipeline", "singletons", "pairs", "blend"}
+    assert info["cv_r2"] == info["cv_scores"]["blend"] <= 1.0
     # on all 2^n masks (exact, by Parseval) at least as good as ridge on every singleton with a CV-chosen strength
     design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
     sse = ((ridge_cv_predictions(design, y, kfold_labels(m, 5, np.random.default_rng(0))) - y) ** 2).sum(axis=1)
     baseline = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, _RIDGE_GRID[int(np.argmin(sse))]), n)
     assert exact_r2(truth, fourier) >= exact_r2(truth, baseline) - 0.01
     if m >= 300:  # enough masks for the pipeline to find interactions: it is kept and wins by far
-        assert info["blend_weight"] > 0.8 and exact_r2(truth, fourier) > exact_r2(truth, baseline) + 0.2
+        assert info["blend_weights"]["pipeline"] > 0.8 and exact_r2(truth, fourier) > exact_r2(truth, baseline) + 0.2
 
 
 def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_direct_solve():

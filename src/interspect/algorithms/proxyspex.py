@@ -36,23 +36,27 @@ Few queries (``2 * MIN_FIT_QUERIES <= m < CV_MAX_ROWS = 1000`` fitted masks): th
 small to choose from (19 rows at 96 queries), and K-fold CV of the prefix alone would be optimistic,
 because the rankings saw most of every held-out fold. So the whole of steps 2-6 is cross-validated
 honestly with 10 folds — rerun on each 9/10 of the rows, predicting the other tenth — and so, on the same
-folds, is a baseline: the intercept plus every singleton, fitted by ridge with its strength chosen by the
-same CV (Gram form, or the ``m x m`` kernel of the centred design when there are more singletons than
-rows). The result combines the two:
+folds, are two simpler models: the intercept plus every singleton, fitted by ridge with its strength chosen
+by the same CV (Gram form, or the ``m x m`` kernel of the centred design when there are more singletons than
+rows), and the singletons plus the pairs of the strongest of them, fitted by a (relaxed) lasso
+(:mod:`.pair_lasso`; strong heredity makes these the only pairs worth searching with so few rows, and the
+trees rarely find them). The result combines the three:
 
 - the pipeline part is *bagged*: half the fit on all rows, half the mean of the ten fold fits (a mean of
   sparse transforms is one; averaging steadies which terms a few rows can pin down);
-- it is *stacked* with the ridge: ``w · pipeline + (1 - w) · ridge``, with ``w ∈ [0, 1]`` minimising the
-  error of the same mix of predictions. Out-of-fold predictions alone under-rate the pipeline, whose
-  quality still climbs steeply with the rows (9/10 of them per fold), and training predictions over-rate
-  it, so each side's predictions are Efron's .632 mix of the two.
+- the three are *stacked*: ``Σ w_i · model_i`` with weights on the simplex minimising the error of the same
+  mix of predictions. Out-of-fold predictions alone under-rate the pipeline, whose quality still climbs
+  steeply with the rows (9/10 of them per fold), and training predictions over-rate it, so each model's
+  predictions are Efron's .632 mix of the two.
 
-On every small-budget benchmark cell this was at least as good as picking the better of the two, and up to
-0.1 R² better (bench/results/proxyspex.md). ``info["cv_scores"]`` holds the out-of-fold R² of the pipeline,
-the ridge and their blend, ``info["blend_weight"]`` is ``w`` and ``cv_r2`` the blend's out-of-fold score (a
-conservative estimate: the returned fit saw more rows than each fold fit). No queries are held out at these
-budgets by default: each one counts, and ``cv_r2`` is a held-out estimate (every mask is predicted by fits
-that never saw it). This costs ten more pipeline runs, on small data only.
+On every small-budget benchmark cell the two-model version (pipeline and ridge) was at least as good as picking
+the better of the two, and up to 0.1 R² better; the pairs model lifted the planted hierarchical function at
+n = 64 and 96 queries from 0.37 to 0.43 mean R² over 8 mask seeds (bench/results/proxyspex.md).
+``info["cv_scores"]`` holds the out-of-fold R² of each model and of their blend, ``info["blend_weights"]`` the
+weights and ``cv_r2`` the blend's out-of-fold score (a conservative estimate: the returned fit saw more rows
+than each fold fit). No queries are held out at these budgets by default: each one counts, and ``cv_r2`` is a
+held-out estimate (every mask is predicted by fits that never saw it). This costs ten more pipeline runs and
+lasso paths, on small data only.
 
 With many queries ``cv_r2`` is the validation R² of the single split, an honest out-of-sample estimate too.
 """
@@ -67,6 +71,7 @@ from threadpoolctl import threadpool_limits
 
 from ..transforms.sparse import PAD, SparseTransform
 from .base import FitResult
+from .pair_lasso import fit_pair_lasso, stack_weights
 from .tree_fourier import _row_keys, lightgbm_to_fourier
 
 MIN_FIT_QUERIES = 8  # below this no proxy is trained; the mean is returned with a message
@@ -482,7 +487,7 @@ def _pipeline(
 def _select_terms(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator, **options: Any
 ) -> tuple[SparseTransform, dict[str, Any]]:
-    """The pipeline on many rows; on few, its blend with the singleton ridge weighted by K-fold CV (docstring)."""
+    """The pipeline on many rows; on few, its stack with the singleton ridge and the pair lasso (docstring)."""
     if not 2 * MIN_FIT_QUERIES <= len(y) < CV_MAX_ROWS:
         fourier, info = _pipeline(x, y, rng, **options)
         info["selection"] = "pipeline"
@@ -501,21 +506,36 @@ def _select_terms(
     single_design = parity_design(_transposed(x), single_idx)
     ridge_oof = ridge_cv_predictions(single_design, y, folds)
     a = int(np.argmin(((ridge_oof - y) ** 2).sum(axis=1)))
-    single = SparseTransform(single_idx, _solve(single_design, y, _RIDGE_GRID[a]), n)
-    # Efron's .632 mix of out-of-fold (pessimistic) and training (optimistic) predictions chooses the weight
-    weight = blend_weight(
-        y, _EFRON * oof + (1 - _EFRON) * fourier.predict(x), _EFRON * ridge_oof[a] + (1 - _EFRON) * single.predict(x)
+    single_coefs = _solve(single_design, y, _RIDGE_GRID[a])
+    single = SparseTransform(single_idx, single_coefs, n)
+    # each model: (what it returns, out-of-fold predictions, its fit on all rows)
+    models = {"pipeline": (bag, oof, fourier), "singletons": (single, ridge_oof[a], single)}
+    if options["max_order"] >= 2:
+        pairs, pairs_oof = fit_pair_lasso(
+            single_design[:, 1:].astype(np.float64),
+            y,
+            single_coefs[1:],
+            folds,
+            lambda rows: _solve(single_design[rows], y[rows], _RIDGE_GRID[a])[1:],
+        )
+        models["pairs"] = (pairs, pairs_oof, pairs)
+    # Efron's .632 mix of out-of-fold (pessimistic) and training (optimistic) predictions chooses the weights;
+    # the pipeline's training predictions are those of its fit on all rows (the bag also holds the fold fits)
+    weights = stack_weights(
+        y, np.stack([_EFRON * mod[1] + (1 - _EFRON) * mod[2].predict(x) for mod in models.values()])
     )
-    blended = bag.with_coefs(weight * bag.coefs) + single.with_coefs((1.0 - weight) * single.coefs)
+    blended = sum(
+        (mod[0].with_coefs(w * mod[0].coefs) for w, mod in zip(weights, models.values(), strict=True) if w > 0),
+        SparseTransform([()], [0.0], n),
+    )
     total = float(((y - y.mean()) ** 2).sum()) or 1.0
-    mixed = weight * oof + (1 - weight) * ridge_oof[a]
-    scores = {
-        name: 1.0 - float(((pred - y) ** 2).sum()) / total
-        for name, pred in (("pipeline", oof), ("singletons", ridge_oof[a]), ("blend", mixed))
-    }
+    oofs = {name: mod[1] for name, mod in models.items()}
+    oofs["blend"] = weights @ np.stack(list(oofs.values()))
+    scores = {name: 1.0 - float(((pred - y) ** 2).sum()) / total for name, pred in oofs.items()}
+    chosen = [name for name, w in zip(models, weights, strict=True) if w > 0]
     info.update(
-        selection="pipeline" if weight == 1.0 else "singletons" if weight == 0.0 else "blend",
-        blend_weight=weight,
+        selection=chosen[0] if len(chosen) == 1 else "blend",
+        blend_weights=dict(zip(models, weights.tolist(), strict=True)),
         cv_r2=scores["blend"],
         split_r2=info["cv_r2"],
         cv_scores=scores,
@@ -524,13 +544,6 @@ def _select_terms(
     fourier = blended.drop_zeros(rtol=1e-10)
     info["n_terms"] = int((fourier.degrees > 0).sum())
     return fourier, info
-
-
-def blend_weight(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> float:
-    """The ``w ∈ [0, 1]`` minimising ``‖y − (w·pred_a + (1 − w)·pred_b)‖²`` (out-of-fold predictions: stacking)."""
-    d = pred_a - pred_b
-    dd = float(d @ d)
-    return 1.0 if dd == 0.0 else float(np.clip((y - pred_b) @ d / dd, 0.0, 1.0))
 
 
 # ---------------------------------------------------------------------------------------------- method

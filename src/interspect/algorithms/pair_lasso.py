@@ -1,0 +1,105 @@
+"""Singletons plus the pairs of the strongest singletons, fitted by cross-validated lasso.
+
+A small-budget companion of ProxySPEX. With about ``n`` queries, boosted trees rarely find the pairs of a
+hierarchical function, and a lasso over all ``n (n - 1) / 2`` pairs needs more queries than there are. Strong
+heredity (a pair matters only when both of its features do) shrinks the candidates to the pairs of the
+``K = ceil(sqrt(3 m))`` features with the largest ridge coefficients, about ``1.5 m`` pairs on ``m`` queries,
+which an L1 fit can search. The ranking and the lasso are rerun on every training part of the folds, so the
+out-of-fold predictions (used to weigh this model against the others) are honest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import lasso_path
+
+from ..transforms.sparse import PAD, SparseTransform
+
+LASSO_GRID = np.geomspace(1.0, 1e-2, 12)  # lasso strengths relative to the smallest one that zeroes every term
+
+
+def strongest_pairs(coefs: np.ndarray, m: int) -> np.ndarray:
+    """``(P, 2)`` pairs of the ``ceil(sqrt(3 m))`` features with the largest ``|coefs|`` (ascending in each row)."""
+    k = int(min(len(coefs), np.ceil(np.sqrt(3 * m))))
+    top = np.sort(np.argsort(-np.abs(coefs), kind="stable")[:k])
+    a, b = np.triu_indices(k, k=1)
+    return np.stack([top[a], top[b]], axis=1)
+
+
+def _design(signs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Columns ``(-1)^{x_i}`` of every feature, then ``(-1)^{x_i + x_j}`` of every pair."""
+    return np.hstack([signs, signs[:, pairs[:, 0]] * signs[:, pairs[:, 1]]])
+
+
+def _path(z: np.ndarray, y: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lasso path on centred columns, then the same path relaxed (least squares on each lasso support):
+    ``(coefs (k, 2A), column means, mean of y)``, the lasso's ``A`` columns first.
+
+    The relaxed fits undo the lasso's shrinkage of the terms it keeps, which matters on exact or nearly exact
+    data; cross-validation chooses between the two per strength.
+    """
+    mu, y_mean = z.mean(axis=0), float(y.mean())
+    zc, yc = z - mu, y - y_mean
+    alpha_max = float(np.abs(zc.T @ yc).max(initial=0.0)) / len(y)
+    _, coefs, _ = lasso_path(zc, yc, alphas=max(alpha_max, 1e-12) * scales, precompute=True, max_iter=2000, tol=1e-4)
+    relaxed = np.zeros_like(coefs)
+    for a in range(coefs.shape[1]):  # a dozen strengths
+        keep = np.flatnonzero(coefs[:, a])
+        if 0 < len(keep) < len(y) - 1:
+            relaxed[keep, a] = np.linalg.lstsq(zc[:, keep], yc, rcond=None)[0]
+        else:
+            relaxed[:, a] = coefs[:, a]
+    return np.hstack([coefs, relaxed]), mu, y_mean
+
+
+def fit_pair_lasso(
+    signs: np.ndarray, y: np.ndarray, ranking: np.ndarray, folds: np.ndarray, rank_fit
+) -> tuple[SparseTransform, np.ndarray]:
+    """The fit on all rows and its out-of-fold predictions ``(m,)``.
+
+    ``signs`` ``(m, n)`` holds ``(-1)^{x_i}``; ``ranking`` are the singleton coefficients fitted on all rows, and
+    ``rank_fit(rows)`` refits them on a training part. The lasso strength (relative to the smallest one that
+    zeroes every term), plain or relaxed, is chosen by the out-of-fold error over ``folds``.
+    """
+    m, n = signs.shape
+    oof = np.zeros((2 * len(LASSO_GRID), m))
+    for f in range(int(folds.max()) + 1):
+        tr, val = folds != f, folds == f
+        pairs = strongest_pairs(rank_fit(tr), int(tr.sum()))
+        coefs, mu, y_mean = _path(_design(signs[tr], pairs), y[tr], LASSO_GRID)
+        oof[:, val] = (y_mean + (_design(signs[val], pairs) - mu) @ coefs).T
+    best = int(np.argmin(((oof - y) ** 2).sum(axis=1)))
+    strength, relaxed = best % len(LASSO_GRID), best >= len(LASSO_GRID)
+    pairs = strongest_pairs(ranking, m)
+    coefs, mu, y_mean = _path(_design(signs, pairs), y, LASSO_GRID[: strength + 1])
+    beta = coefs[:, 2 * strength + 1 if relaxed else strength]
+    support = np.full((1 + n + len(pairs), 2), PAD, dtype=np.int64)
+    support[1 : n + 1, 0] = np.arange(n)
+    support[n + 1 :] = pairs
+    fit = SparseTransform(support, np.concatenate([[y_mean - mu @ beta], beta]), n).drop_zeros(rtol=0.0)
+    return fit, oof[best]
+
+
+def stack_weights(y: np.ndarray, preds: np.ndarray) -> np.ndarray:
+    """Weights ``w >= 0``, ``sum(w) = 1``, minimising ``‖y − wᵀ preds‖²`` for predictions ``preds`` ``(k, m)``.
+
+    Exact: the optimum lies in the relative interior of one face of the simplex, so every face (subset of the
+    models, a handful) is solved as an equality-constrained least-squares problem and the best feasible one kept.
+    """
+    k = len(preds)
+    best_w, best_err = np.eye(k)[0], np.inf
+    for mask in range(1, 1 << k):
+        face = np.flatnonzero((mask >> np.arange(k)) & 1)
+        last, rest = face[-1], face[:-1]
+        w = np.zeros(k)
+        if len(rest):  # substitute w_last = 1 - sum(w_rest)
+            diff = (preds[rest] - preds[last]).T
+            w[rest] = np.linalg.lstsq(diff, y - preds[last], rcond=None)[0]
+        w[last] = 1.0 - w[rest].sum()
+        if np.any(w < -1e-12):
+            continue
+        w = np.clip(w, 0.0, None)
+        err = float(((y - w @ preds) ** 2).sum())
+        if err < best_err * (1 - 1e-12):  # a tie keeps the face enumerated first
+            best_w, best_err = w / w.sum(), err
+    return best_w
