@@ -3,8 +3,8 @@
 A small-budget companion of ProxySPEX. With about ``n`` queries, boosted trees rarely find the pairs of a
 hierarchical function, and a lasso over all ``n (n - 1) / 2`` pairs needs more queries than there are. Strong
 heredity (a pair matters only when both of its features do) shrinks the candidates to the pairs of the
-``K = ceil(sqrt(3 m))`` features with the largest ridge coefficients, about ``1.5 m`` pairs on ``m`` queries,
-which an L1 fit can search. The ranking and the lasso are rerun on every training part of the folds, so the
+``K = ceil(sqrt(3 m))`` features with the largest ridge coefficients (at most 24), about ``1.5 m`` pairs on ``m``
+queries, which an L1 fit can search. The ranking and the lasso are rerun on every training part of the folds, so the
 out-of-fold predictions (used to weigh this model against the others) are honest.
 """
 
@@ -15,12 +15,14 @@ from sklearn.linear_model import lasso_path
 
 from ..transforms.sparse import PAD, SparseTransform
 
-LASSO_GRID = np.geomspace(1.0, 1e-2, 12)  # lasso strengths relative to the smallest one that zeroes every term
+LASSO_GRID = np.geomspace(1.0, 1e-2, 10)  # lasso strengths relative to the smallest one that zeroes every term
+MAX_TOP = 24  # at most the pairs of this many features (276): beyond a few hundred rows the trees find the pairs
 
 
 def strongest_pairs(coefs: np.ndarray, m: int) -> np.ndarray:
-    """``(P, 2)`` pairs of the ``ceil(sqrt(3 m))`` features with the largest ``|coefs|`` (ascending in each row)."""
-    k = int(min(len(coefs), np.ceil(np.sqrt(3 * m))))
+    """``(P, 2)`` pairs of the ``min(ceil(sqrt(3 m)), MAX_TOP)`` features with the largest ``|coefs|`` (ascending
+    in each row)."""
+    k = int(min(len(coefs), np.ceil(np.sqrt(3 * m)), MAX_TOP))
     top = np.sort(np.argsort(-np.abs(coefs), kind="stable")[:k])
     a, b = np.triu_indices(k, k=1)
     return np.stack([top[a], top[b]], axis=1)
@@ -41,14 +43,20 @@ def _path(z: np.ndarray, y: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray,
     mu, y_mean = z.mean(axis=0), float(y.mean())
     zc, yc = z - mu, y - y_mean
     alpha_max = float(np.abs(zc.T @ yc).max(initial=0.0)) / len(y)
-    _, coefs, _ = lasso_path(zc, yc, alphas=max(alpha_max, 1e-12) * scales, precompute=True, max_iter=2000, tol=1e-4)
-    relaxed = np.zeros_like(coefs)
-    for a in range(coefs.shape[1]):  # a dozen strengths
+    zc = np.asfortranarray(zc)  # validated here, so scikit-learn's per-call input checks are skipped
+    _, coefs, _ = lasso_path(
+        zc, yc, alphas=max(alpha_max, 1e-12) * scales, precompute=zc.T @ zc, max_iter=2000, tol=1e-4, check_input=False
+    )
+    relaxed = coefs.copy()
+    previous = None
+    for a in range(coefs.shape[1]):  # ten strengths; neighbours often share a support
         keep = np.flatnonzero(coefs[:, a])
-        if 0 < len(keep) < len(y) - 1:
+        if previous is not None and np.array_equal(keep, previous):
+            relaxed[:, a] = relaxed[:, a - 1]
+        elif 0 < len(keep) < len(y) - 1:
+            relaxed[:, a] = 0.0
             relaxed[keep, a] = np.linalg.lstsq(zc[:, keep], yc, rcond=None)[0]
-        else:
-            relaxed[:, a] = coefs[:, a]
+        previous = keep
     return np.hstack([coefs, relaxed]), mu, y_mean
 
 
