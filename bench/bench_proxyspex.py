@@ -234,6 +234,7 @@ def main():
     ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     ap.add_argument("--only", default=None, help="only cases whose name contains this text")
     ap.add_argument("--speed", action="store_true", help="only time fit_proxyspex at n = 1000, 5000 queries")
+    ap.add_argument("--means", type=int, default=0, help="only: ours, mean R² over this many seeds, small budgets")
     ap.add_argument(
         "--spread",
         type=int,
@@ -244,6 +245,8 @@ def main():
     quick = args.quick
     if args.speed:
         return speed()
+    if args.means:
+        return small_budget_means(args.means)
     if args.reach:
         return reach(reuse_refs=args.reuse_refs)
     if args.spread:
@@ -399,6 +402,21 @@ def spread(n_seeds: int, reuse_refs: bool = False, path: str = "bench/results/pr
             for name, vals in r2.items():
                 print(f"{case.name} ({budget}) {name:22s} mean R² {np.mean(vals):7.4f}  per seed {np.round(vals, 3)}")
             print(f"  ours >= shapiq in {wins} of {n_seeds} seeds", flush=True)
+
+
+def small_budget_means(n_seeds: int):
+    """Ours only: mean R² over mask seeds in the small-budget cells (VADER: half the seeds, its queries are slow)."""
+    cells = [
+        (planted(64, True, seed=65), (96,), n_seeds),
+        (planted(64, False, seed=64), (192, 384), n_seeds),
+        (tree_model(30, 3, 2000), (37, 74), n_seeds),
+        (vader(2000), (232, 465), max(1, n_seeds // 2)),
+    ]
+    for case, budgets, seeds in cells:
+        for budget in budgets:
+            r2 = [case.r2(run_ours(case, budget, seed)[0]) for seed in range(seeds)]
+            shown = f"mean R² {np.mean(r2):.3f} over {seeds} seeds {np.round(r2, 3)}"
+            print(f"{case.name:24s} {budget:5d}  {shown}", flush=True)
 
 
 def summarize(rows):
