@@ -3,12 +3,14 @@
 A small-budget companion of ProxySPEX. With about ``n`` queries, boosted trees rarely find the pairs of a
 hierarchical function, and a lasso over all ``n (n - 1) / 2`` pairs needs more queries than there are. Strong
 heredity (a pair matters only when both of its features do) shrinks the candidates to the pairs of the
-``K = ceil(sqrt(3 m))`` features with the largest ridge coefficients (at most 24), about ``1.5 m`` pairs on ``m``
-queries, which an L1 fit can search. The ranking and the lasso are rerun on every training part of the folds, so the
-out-of-fold predictions (used to weigh this model against the others) are honest.
+``K = ceil(sqrt(3 m))`` features with the largest ridge coefficients (at most 24), about ``1.5 m`` pairs on
+``m`` queries, which an L1 fit can search. The ranking and the lasso are rerun on every training part of the
+folds, so the out-of-fold predictions (used to weigh this model against the others) are honest.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.linear_model import lasso_path
@@ -44,8 +46,10 @@ def _path(z: np.ndarray, y: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray,
     zc, yc = z - mu, y - y_mean
     alpha_max = float(np.abs(zc.T @ yc).max(initial=0.0)) / len(y)
     zc = np.asfortranarray(zc)  # validated here, so scikit-learn's per-call input checks are skipped
+    # the Gram matrix pays off when it is smaller than the data (not for 10,000 singletons on a few hundred rows)
+    gram = zc.T @ zc if zc.shape[1] <= len(y) else False
     _, coefs, _ = lasso_path(
-        zc, yc, alphas=max(alpha_max, 1e-12) * scales, precompute=zc.T @ zc, max_iter=2000, tol=1e-4, check_input=False
+        zc, yc, alphas=max(alpha_max, 1e-12) * scales, precompute=gram, max_iter=2000, tol=1e-4, check_input=False
     )
     relaxed = coefs.copy()
     previous = None
@@ -61,7 +65,11 @@ def _path(z: np.ndarray, y: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray,
 
 
 def fit_pair_lasso(
-    signs: np.ndarray, y: np.ndarray, ranking: np.ndarray, folds: np.ndarray, rank_fit
+    signs: np.ndarray,
+    y: np.ndarray,
+    ranking: np.ndarray,
+    folds: np.ndarray,
+    rank_fit: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[SparseTransform, np.ndarray]:
     """The fit on all rows and its out-of-fold predictions ``(m,)``.
 

@@ -51,7 +51,7 @@ trees rarely find them). The result combines the three:
 
 On every small-budget benchmark cell the two-model version (pipeline and ridge) was at least as good as picking
 the better of the two, and up to 0.1 R² better; the pairs model lifted the planted hierarchical function at
-n = 64 and 96 queries from 0.37 to 0.43 mean R² over 8 mask seeds (bench/results/proxyspex.md).
+n = 64 and 96 queries from 0.37 to 0.445 mean R² over 8 mask seeds (bench/results/proxyspex.md).
 ``info["cv_scores"]`` holds the out-of-fold R² of each model and of their blend, ``info["blend_weights"]`` the
 weights and ``cv_r2`` the blend's out-of-fold score (a conservative estimate: the returned fit saw more rows
 than each fold fit). No queries are held out at these budgets by default: each one counts, and ``cv_r2`` is a
