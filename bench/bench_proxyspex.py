@@ -332,16 +332,21 @@ def speed():
     print(f"load average {os.getloadavg()}")
 
 
+def _shapiq_rows_by_seed(path: str) -> dict:
+    """shapiq's rows stored in ``path`` (JSON lines) by (case, budget, seed), to reuse instead of rerunning."""
+    if not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        rows = [json.loads(line) for line in fh]
+    return {(r["case"], r["budget"], r["seed"]): r for r in rows if r["method"] == "shapiq ProxySPEX"}
+
+
 def reach(n_seeds: int = 3, reuse_refs: bool = False, path: str = "bench/results/proxyspex_reach.jsonl"):
     """Queries to reach R² = 0.9 on a finer budget ladder than the grid: ours and shapiq, mean over mask seeds.
 
     With ``reuse_refs`` shapiq's rows are read back from ``path`` instead of rerun.
     """
-    cached = {}
-    if reuse_refs and os.path.exists(path):
-        with open(path) as fh:
-            rows = [json.loads(line) for line in fh]
-        cached = {(r["case"], r["budget"], r["seed"]): r for r in rows if r["method"] == "shapiq ProxySPEX"}
+    cached = _shapiq_rows_by_seed(path) if reuse_refs else {}
     ladders = [
         (planted(64, True, seed=65), (96, 120, 144, 168, 192)),
         (tree_model(30, 3, 2000), (37, 45, 55, 64, 74)),
@@ -378,11 +383,7 @@ def spread(n_seeds: int, reuse_refs: bool = False, path: str = "bench/results/pr
     """
     cells = [(planted(64, True, seed=65), 96), (planted(64, False, seed=64), 384)]
     methods = {"interspect proxyspex": run_ours, "shapiq ProxySPEX": run_shapiq}
-    cached = {}
-    if reuse_refs and os.path.exists(path):
-        with open(path) as fh:
-            rows = [json.loads(line) for line in fh]
-        cached = {(r["case"], r["budget"], r["seed"]): r for r in rows if r["method"] == "shapiq ProxySPEX"}
+    cached = _shapiq_rows_by_seed(path) if reuse_refs else {}
     with open(path, "w") as out:
         for case, budget in cells:
             r2 = {name: [] for name in methods}
