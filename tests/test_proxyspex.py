@@ -10,12 +10,15 @@ from interspect.algorithms.base import get_method
 from interspect.algorithms.pair_lasso import fit_pair_lasso, stack_weights, strongest_pairs
 from interspect.algorithms.proxyspex import (
     _RIDGE_GRID,
+    _pipeline,
+    _proxy_weight,
     _solve,
     _transposed,
     _with_intercept,
     distinct_uniform_masks,
     fit_from_queries,
     fit_proxyspex,
+    fit_tree_proxy,
     kfold_labels,
     parity_design,
     ridge_cv_predictions,
@@ -52,10 +55,58 @@ def test_exact_recovery_of_planted_functions(n, seed):
     want = truth.to_dict()
     assert set(got) == set(want)
     assert all(abs(got[k] - want[k]) < 1e-6 for k in want)
+    assert result.info["proxy_weight"] == 0.0  # the selection is exact: nothing of the trees is blended in
     # the held-out masks are fresh, paid for, and never fitted
     masks, values = result.holdout
     assert len(values) == 120 and result.info["n_fit"] == 1080
     np.testing.assert_allclose(values, truth.predict(masks))
+
+
+def test_held_out_and_validation_rows_are_capped_at_large_budgets():
+    truth = planted_hierarchical(20, n_top=3, max_degree=3, seed=5)
+    result = fit_proxyspex(QueryEngine(truth.predict, 20), budget=6000, max_order=3, random_state=0)
+    assert result.info["n_holdout"] == 500 and result.info["n_fit"] == 5500  # not 10 % = 600
+    assert len(result.holdout[1]) == 500
+    rng = np.random.default_rng(0)
+    for m, n_val in ((1000, 200), (4000, 500)):  # 20 %, at most 500
+        x = rng.random((m, 20)) < 0.5
+        _, info = fit_tree_proxy(x, truth.predict(x), 3, rng, 1)
+        assert len(info["_val"]) == n_val
+
+
+def test_proxy_weight_is_the_validation_optimal_blend():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    noise = rng.normal(size=200)
+    assert _proxy_weight(y, y + noise, y) == (0.0, 1.0)
+    w, r2 = _proxy_weight(y + noise, y, y)
+    assert w == 1.0 and r2 == 1.0
+    w, r2 = _proxy_weight(y + noise, y - noise, y)  # errors cancel at w = 1/2
+    assert abs(w - 0.5) < 1e-12 and r2 > 1 - 1e-12
+
+
+def test_dense_functions_blend_in_the_trees_and_gain_on_fresh_masks():
+    # a squashed sum (like VADER's compound score) has no exact sparse form: many small terms of every order
+    n = 30
+    weights = np.random.default_rng(3).normal(size=n)
+
+    def f(x):
+        s = (2 * x - 1) @ weights
+        return np.tanh(0.4 * s) + 0.3 * np.tanh(s * (2 * x[:, 0] - 1))
+
+    rng = np.random.default_rng(0)
+    x, x_test = rng.random((3000, n)) < 0.5, rng.random((4000, n)) < 0.5
+    y, y_test = f(x), f(x_test)
+    scores = {}
+    for blend in (False, True):
+        fourier, info = _pipeline(
+            x, y, np.random.default_rng(0), max_order=4, n_jobs=1, max_candidates=500, expand_rounds=2,
+            max_pool=2000, blend_proxy=blend,
+        )  # fmt: skip
+        pred = fourier.predict(x_test)
+        scores[blend] = 1 - ((pred - y_test) ** 2).sum() / ((y_test - y_test.mean()) ** 2).sum()
+    assert 0.1 < info["proxy_weight"] < 0.5 and info["n_terms"] > 1000
+    assert scores[True] > scores[False] > 0.8
 
 
 def test_expansion_finds_a_high_order_term_without_its_own_marginal_signal():

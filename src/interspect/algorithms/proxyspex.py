@@ -4,9 +4,11 @@ Influential interactions are hierarchical (a strong ``{i, j, k}`` comes with str
 tree splits find with few queries. The method:
 
 1. draws ``budget`` distinct uniformly random masks (optionally paired with their complements) and sends
-   them through the query engine; 10 % are kept aside, never fitted, for held-out R² (at budgets of 1,000
-   or more; below, see the end of this docstring);
+   them through the query engine; 10 % (at most 500: enough to measure R²) are kept aside, never fitted,
+   for held-out R² (at budgets of 1,000 or more; below, see the end of this docstring);
 2. fits LightGBM regression trees of depth ``max_order`` with early stopping on one 80/20 validation split
+   (at most 500 validation rows: they choose a handful of sizes below, while the trees gain from every
+   extra row; on VADER at 6,336 queries the two caps lifted R² from 0.679 to 0.687 over 10 seeds)
    at learning rate 0.2 (the number of trees is the hyper-parameter that matters; a round must cut the
    validation error by 0.01 % of the variance to count, patience 25 rounds): one fit instead of the
    references' 5-fold grids of 40-60 fits. The features are 0/1, so two histogram bins found from at most
@@ -24,10 +26,15 @@ tree splits find with few queries. The method:
    scored by their correlation with the residual; those above the universal threshold
    ``std(r) sqrt(2 ln(2P) / m)`` are appended and kept if the validation R² rises;
 6. prunes by re-ranking the kept terms on their fitted magnitude and re-selecting a prefix, then refits on
-   all fitted queries with an explicit, unpenalised intercept.
+   all fitted queries with an explicit, unpenalised intercept;
+7. blends in the trees' own transform (step 3) when the validation rows favour it: ``(1 - w) · selected +
+   w · trees``, ``w`` minimising the validation error of the two models fitted on the training rows. On
+   sparse functions ``w = 0`` (the selection is exact); on dense ones (VADER sentiment, a squashed sum with
+   no exact sparse form) the many small tree terms the selection cannot afford add accuracy (``w ≈ 0.1 …
+   0.25``, +0.004 R² over 10 seeds at 6,336 queries) at the price of many more terms (``info["proxy_weight"]``).
 
-In steps 2-6 every ranking (proxy, residual correlations, fitted magnitudes) uses only the trees' 80 %
-training rows, and every choice of prefix is scored on the 20 % validation rows none of them saw. Validation
+In steps 2-7 every ranking (proxy, residual correlations, fitted magnitudes) uses only the trees' training
+rows, and every choice of prefix or weight is scored on the validation rows none of them saw. Validation
 runs on Gram matrices of the candidate design and one Cholesky factorisation per ridge strength: the
 Cholesky factor of a leading block is the leading block of the factor, so every prefix is solved from it at
 ``O(K^2)`` cost.
@@ -84,6 +91,8 @@ _PATIENCE = 25  # early-stopping rounds
 _MAX_ROUNDS = 800
 _BIN_SAMPLE = 1000  # rows sampled to find the bins (both values of every feature appear with certainty)
 _MIN_GAIN = 1e-4  # a round must cut the validation MSE by this share of the variance to count as progress
+_VAL_MAX_ROWS = 500  # validation rows of the one split: enough to choose a prefix and a ridge strength
+_HOLDOUT_MAX_ROWS = 500  # default held-out rows: enough to measure R² (standard error ~ 0.06 (1 - R²))
 
 
 def default_budget(n_features: int) -> int:
@@ -133,7 +142,7 @@ def fit_tree_proxy(
 
     m = len(y)
     perm = rng.permutation(m)
-    n_val = max(2, int(round(0.2 * m)))
+    n_val = max(2, min(int(round(0.2 * m)), _VAL_MAX_ROWS))  # beyond a few hundred, rows serve the trees better
     val, tr = perm[:n_val], perm[n_val:]
     depths = depths or (max_order,)
     x32 = x.astype(np.float32)
@@ -422,8 +431,10 @@ def _pipeline(
     expand_rounds: int,
     max_pool: int,
     prior: SparseTransform | None = None,
+    blend_proxy: bool = False,
 ) -> tuple[SparseTransform, dict[str, Any]]:
-    """Proxy -> candidates -> validated prefix (one split) -> hierarchical expansion -> pruning -> final fit."""
+    """Proxy -> candidates -> validated prefix (one split) -> hierarchical expansion -> pruning -> final fit
+    (-> blend with the trees' own transform, if ``blend_proxy`` and the validation rows favour it)."""
     n = x.shape[1]
     booster, info = fit_tree_proxy(x, y, max_order, rng, n_jobs)
     # Every ranking below (proxy, residual correlations, fitted magnitudes) is computed on the trees' training
@@ -482,8 +493,29 @@ def _pipeline(
             design_idx, design, k, alpha, val_r2 = idx2, design2, k2, alpha2, r2
     coefs = _solve(design[:, :k], y, alpha)  # final refit on every fitted query
     fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=1e-10)
-    info.update(n_terms=len(fourier) - 1, ridge_alpha=alpha, cv_r2=val_r2, expand_rounds=rounds)
+    weight = 0.0
+    if blend_proxy:
+        val = ~tr
+        selected = design[val, :k] @ _solve(design[tr, :k], y[tr], alpha)  # honest on the validation rows
+        weight, r2 = _proxy_weight(selected, proxy_fourier.predict(x[val]), y[val])
+        if weight > 0:
+            fourier = fourier.with_coefs((1 - weight) * fourier.coefs) + proxy_fourier.with_coefs(
+                weight * proxy_fourier.coefs
+            )
+            val_r2 = r2
+    info.update(
+        n_terms=int((fourier.degrees > 0).sum()), ridge_alpha=alpha, cv_r2=val_r2, expand_rounds=rounds,
+        proxy_weight=weight,
+    )  # fmt: skip
     return fourier, info
+
+
+def _proxy_weight(selected: np.ndarray, proxy: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Weight ``w`` of the trees' transform in ``(1 - w) · selected + w · proxy`` minimising the error on
+    validation rows ``y``, and the blend's R² there."""
+    w = stack_weights(y, np.stack([selected, proxy]))
+    total = float(((y - y.mean()) ** 2).sum()) or 1.0
+    return float(w[1]), 1.0 - float(((w @ np.stack([selected, proxy]) - y) ** 2).sum()) / total
 
 
 def _select_terms(
@@ -491,8 +523,8 @@ def _select_terms(
 ) -> tuple[SparseTransform, dict[str, Any]]:
     """The pipeline on many rows; on few, its stack with the singleton ridge and the pair lasso (docstring)."""
     if not 2 * MIN_FIT_QUERIES <= len(y) < CV_MAX_ROWS:
-        fourier, info = _pipeline(x, y, rng, **options)
-        info["selection"] = "pipeline"
+        fourier, info = _pipeline(x, y, rng, blend_proxy=True, **options)
+        info["selection"] = "pipeline" if info["proxy_weight"] == 0 else "pipeline+trees"
         return fourier, info
     n = x.shape[1]
     fourier, info = _pipeline(x, y, rng, **options)
@@ -574,9 +606,9 @@ def fit_proxyspex(
         Query each random mask together with its complement (antithetic sampling).
     holdout_fraction : float, optional
         Share of the budget never used for fitting; returned as ``FitResult.holdout`` for held-out R².
-        By default 10 %, except when fewer than ``CV_MAX_ROWS`` queries would be fitted: then every query is
-        fitted (each one counts at small budgets) and the faithfulness reported is the cross-validated R²
-        (``info["cv_r2"]``: every mask predicted by fits that never saw it).
+        By default 10 % (at most 500), except when fewer than ``CV_MAX_ROWS`` queries would be fitted: then
+        every query is fitted (each one counts at small budgets) and the faithfulness reported is the
+        cross-validated R² (``info["cv_r2"]``: every mask predicted by fits that never saw it).
     max_candidates : int
         Most candidate terms considered by the validated selection (also capped at 3/4 of the masks).
     n_jobs : int, optional
@@ -607,7 +639,10 @@ def fit_proxyspex(
     _, first = np.unique(np.packbits(x_all, axis=1), axis=0, return_index=True)
     x_all = x_all[np.sort(first)]
     y_all = engine(x_all)
-    n_hold = int(np.floor((0.1 if holdout_fraction is None else holdout_fraction) * len(fresh)))
+    if holdout_fraction is None:
+        n_hold = min(int(np.floor(0.1 * len(fresh))), _HOLDOUT_MAX_ROWS)
+    else:
+        n_hold = int(np.floor(holdout_fraction * len(fresh)))
     if len(x_all) - n_hold < (CV_MAX_ROWS if holdout_fraction is None else MIN_FIT_QUERIES):
         n_hold = 0
     x, y = x_all[: len(x_all) - n_hold], y_all[: len(x_all) - n_hold]
