@@ -347,10 +347,10 @@ def reach(n_seeds: int = 3, reuse_refs: bool = False, path: str = "bench/results
     With ``reuse_refs`` shapiq's rows are read back from ``path`` instead of rerun.
     """
     cached = _shapiq_rows_by_seed(path) if reuse_refs else {}
-    ladders = [
-        (planted(64, True, seed=65), (96, 120, 144, 168, 192)),
-        (tree_model(30, 3, 2000), (37, 45, 55, 64, 74)),
-        (planted(256, True, seed=257), (512, 640, 768, 896, 1024)),
+    ladders = [  # each reaching below half of shapiq's budget for 0.9 and past shapiq's
+        (planted(64, True, seed=65), (96, 120, 144, 168, 192, 224, 256)),
+        (tree_model(30, 3, 2000), (25, 30, 32, 37, 45, 55, 64, 74)),
+        (planted(256, True, seed=257), (448, 512, 640, 768, 896, 1024)),
     ]
     methods = {"interspect proxyspex": run_ours, "shapiq ProxySPEX": run_shapiq}
     with open(path, "w") as out:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from interspect.query.engine import QueryEngine
 from interspect.query.qary import QaryQueryEngine
 from interspect.query.store import AnswerStore, pack_bytes
 
@@ -145,3 +146,27 @@ def test_engines_stay_exact_when_hashes_collide(monkeypatch):
     assert len(np.unique(asked, axis=0)) == len(asked) == engine.n_queries
     assert engine.n_queries == len(np.unique(np.vstack([x, y]), axis=0))
     assert engine._store.salt >= 3
+
+
+@pytest.mark.parametrize("n", [1, 7, 64, 65, 130])
+def test_answered_lists_every_mask_asked_once_in_arrival_order(n):
+    x = np.random.default_rng(n).random((50, n)) < 0.5
+    engine = QueryEngine(lambda m: m.sum(axis=1) * 1.0, n)
+    engine(x[:30])
+    engine(x[20:])
+    masks, values = engine.answered()
+    first = np.sort(np.unique(x, axis=0, return_index=True)[1])
+    assert masks.dtype == bool
+    np.testing.assert_array_equal(masks, x[first])
+    np.testing.assert_allclose(values, masks.sum(axis=1))
+
+
+@pytest.mark.parametrize(("q", "n"), [(2, 9), (3, 5), (4, 33), (5, 1), (17, 9), (200, 4)])
+def test_qary_answered_unpacks_the_digits(q, n):
+    x = np.random.default_rng(q).integers(0, q, size=(40, n)).astype(np.uint8)
+    engine = QaryQueryEngine(lambda z: z.astype(float) @ np.arange(1, n + 1), n, q)
+    engine(x)
+    inputs, values = engine.answered()
+    first = np.sort(np.unique(x, axis=0, return_index=True)[1])
+    np.testing.assert_array_equal(inputs, x[first])
+    np.testing.assert_allclose(values, inputs.astype(float) @ np.arange(1, n + 1))

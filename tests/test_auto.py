@@ -5,6 +5,7 @@ import pytest
 
 import interspect as isp
 from interspect.algorithms.auto import choose_method, fit_auto
+from interspect.algorithms.proxyspex import fit_proxyspex
 from interspect.algorithms.spex.planner import spex_query_count
 from interspect.query.engine import QueryEngine
 from interspect.transforms.sparse import SparseTransform
@@ -55,6 +56,43 @@ def test_pure_interactions_are_handed_to_spex():
     assert exact_r2(truth, result.fourier) > 0.99
     masks, values = result.holdout  # the pilot masks, never seen by SPEX, measure it
     np.testing.assert_allclose(values, truth.predict(masks))
+
+
+def test_a_pure_interaction_beside_a_hierarchy_goes_to_spex():
+    # the trees explain the hierarchical part but not (10, 20, 30): a pilot below 0.9 tries SPEX, which is exact
+    n = 64
+    terms = {(): 0.5, (1,): 1.0, (2,): -0.8, (1, 2): 0.6, (10, 20, 30): 1.0}
+    truth = SparseTransform.from_dict(terms, n)
+    budget = int(spex_query_count(n, 4, 4) / 0.7) + 10
+    engine = QueryEngine(truth.predict, n)
+    result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
+    assert result.info["auto"]["pilot_cv_r2"] < 0.9 and result.info["auto"]["choice"] == "spex"
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+
+
+def test_dense_function_gets_the_hybrid_fitted_on_every_query():
+    # a squashed sum: SPEX's bins cannot resolve it, so ProxySPEX is refit on all queries, SPEX's design included
+    n = 30
+    weights = np.random.default_rng(3).normal(size=n)
+
+    def f(x):
+        s = (2 * x - 1) @ weights
+        return np.tanh(0.4 * s) + 0.3 * np.tanh(s * (2 * x[:, 0] - 1))
+
+    budget = int(spex_query_count(n, 4, 4) / 0.7) + 10
+    engine = QueryEngine(f, n)
+    result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
+    decision = result.info["auto"]
+    assert decision["choice"] == "hybrid" and decision["spex_r2_on_pilot"] < decision["pilot_cv_r2"]
+    assert decision["hybrid_queries"] == engine.n_queries == budget
+    test = np.random.default_rng(9).random((4000, n)) < 0.5
+    y = f(test)
+
+    def r2(fourier):
+        return 1 - ((fourier.predict(test) - y) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+
+    alone = fit_proxyspex(QueryEngine(f, n), budget=budget, max_order=4, random_state=0).fourier
+    assert r2(result.fourier) >= r2(alone) > 0.8
 
 
 def test_explain_auto_and_bad_input():

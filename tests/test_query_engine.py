@@ -86,6 +86,21 @@ def test_resume_after_crash_requeries_nothing(tmp_path):
     assert resumed.n_queries == len(np.unique(x, axis=0))
 
 
+@pytest.mark.parametrize("repeats", [False, True])
+def test_answers_before_a_failure_are_kept_in_memory(repeats):
+    # distinct new rows (the first call's fast path) and rows with repeats (the general path)
+    x = _masks(100, 20, seed=2)
+    if repeats:
+        x = np.vstack([x, x[:30]])
+    model = Counting(fail_after=60)
+    engine = QueryEngine(model, 20, batch_size=20)
+    with pytest.raises(QueryError, match="simulated crash"):
+        engine(x)
+    model.fail_after = None
+    np.testing.assert_allclose(engine(x), Counting()(x))
+    assert model.n_masks == len(np.unique(x, axis=0)) == engine.n_evaluated  # nothing asked twice
+
+
 def test_disk_cache_is_keyed_by_fingerprint(tmp_path):
     db = tmp_path / "answers.sqlite"
     x = _masks(10, 8)

@@ -5,14 +5,15 @@ The rule, from ``n``, the budget and what a cheap pilot sees:
 * ``2^n <= budget`` (tiny ``n``): enumerate every mask, the answer is exact;
 * the budget cannot pay a SPEX design with ``b = 4`` (16 bins per group) at the requested order after a
   pilot: ProxySPEX alone — with ``~n log n`` queries only a proxy can learn anything;
-* otherwise a ProxySPEX **pilot** on ``pilot_fraction`` of the budget (uniform masks): if the trees find
-  structure (cross-validated R² of the pilot ``>= min_pilot_r2``, default 0.5) the interactions are
-  hierarchical and ProxySPEX continues on the whole budget, reusing the pilot's masks and support; if not —
-  typically interactions without marginal effects (pure interactions, parities), which greedy trees miss —
-  the rest of the budget goes to SPEX, whose aliasing-based decoding does not need hierarchy. The pilot
-  masks, which SPEX never saw, then measure SPEX's held-out R²; should SPEX do worse than the pilot there,
-  ProxySPEX is refit on every uniform mask (pilot and SPEX's held-out masks) with SPEX's terms and the
-  pilot's as prior candidates, and that hybrid is returned instead.
+* otherwise a ProxySPEX **pilot** on ``pilot_fraction`` of the budget (uniform masks): if the trees nearly
+  explain the function (cross-validated R² of the pilot ``>= min_pilot_r2``, default 0.9) the interactions
+  are hierarchical and ProxySPEX continues on the whole budget, reusing the pilot's masks and support; if not
+  — interactions without marginal effects (pure interactions, parities), which greedy trees miss, may be
+  what is left — the rest of the budget goes to SPEX, whose aliasing-based decoding does not need hierarchy.
+  The pilot masks, which SPEX never saw, then measure SPEX's held-out R²; should SPEX do worse than the pilot
+  there (a dense function, or a hierarchical one SPEX's bins cannot resolve), ProxySPEX is refit on every
+  query made (the pilot's, SPEX's design and held-out masks) with SPEX's terms and the pilot's as prior
+  candidates, and that hybrid is returned instead: no query is wasted whichever way the test goes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .base import FitResult, get_method
 from .proxyspex import MIN_FIT_QUERIES, default_budget, distinct_uniform_masks, fit_from_queries, fit_proxyspex
 
 PILOT_FRACTION = 0.3
-MIN_PILOT_R2 = 0.5
+MIN_PILOT_R2 = 0.9
 MIN_SPEX_BITS = 4  # b = 3 (8 bins per group) proved too coarse to beat the proxy in the benchmark
 MAX_EXACT_FEATURES = 20
 
@@ -112,13 +113,12 @@ def fit_auto(
         reason = "no hierarchical structure in the pilot (e.g. pure interactions)"
         spex.info.update(method="auto", auto=dict(decision, choice="spex", reason=reason))
         return spex
-    # SPEX did worse than the pilot on masks it never saw: hybrid refit on every uniform mask we have, with
-    # SPEX's terms and the pilot's as prior candidates
-    if spex.holdout is not None:
-        pilot_masks = np.vstack([pilot_masks, spex.holdout[0]])
-        pilot_values = np.concatenate([pilot_values, spex.holdout[1]])
+    # SPEX did worse than the pilot on masks it never saw: hybrid refit on every query made (SPEX's design masks
+    # included), with SPEX's terms and the pilot's as prior candidates
+    masks, values = engine.answered()
     prior = pilot_fourier + spex.fourier.with_coefs(np.zeros(len(spex.fourier)))
-    fourier, info = fit_from_queries(pilot_masks, pilot_values, max_order=max_order, random_state=rng, prior=prior)
+    fourier, info = fit_from_queries(masks, values, max_order=max_order, random_state=rng, prior=prior)
     reason = "SPEX did worse than the pilot on the pilot's masks"
+    decision.update(hybrid_queries=len(values))
     info = dict(info, method="auto", auto=dict(decision, choice="hybrid", reason=reason))
     return FitResult(fourier, info, None)

@@ -142,6 +142,10 @@ class QueryEngine:
         """Validated inputs packed exactly into a new ``(m, W)`` uint64 array (the store's keys; it may keep them)."""
         return pack_bytes(np.packbits(x, axis=1))
 
+    def _unwords(self, words: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_words`: the inputs of packed rows."""
+        return np.unpackbits(words.view(np.uint8), axis=1, count=self.n_features).view(bool)
+
     def _describe(self, x: np.ndarray, rows: np.ndarray) -> str:
         """Names of the inputs ``x[rows]`` for error messages."""
         return _describe_masks(x, rows)
@@ -154,6 +158,15 @@ class QueryEngine:
         ``n_queries - n_evaluated`` of them were answered from the on-disk cache of an earlier run.
         """
         return int(self._store.asked.sum())
+
+    def answered(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every input requested through this engine and its value, in the order they were first stored: what a
+        later fit can reuse without asking the model again (e.g. ``auto`` refitting on a SPEX design's masks)."""
+        store = self._store
+        slots = np.sort(store.slot[store.asked])
+        position = np.empty(len(store.slot), dtype=np.intp)
+        position[store.slot] = np.arange(len(store.slot))  # sorted position of each arrival slot
+        return self._unwords(store.words[slots]), store.values[position[slots]]
 
     def seen(self, masks: np.ndarray) -> np.ndarray:
         """Whether each input was already requested through this engine (e.g. to keep held-out masks fresh)."""
@@ -198,11 +211,15 @@ class QueryEngine:
         """
         from tqdm.auto import tqdm
 
-        todo = np.zeros(len(x), dtype=bool)
-        todo[rows] = True
-        todo = np.flatnonzero(todo)
-        rank = np.empty(len(x), dtype=np.intp)
-        rank[todo] = np.arange(len(todo))
+        every = len(rows) == len(x)  # every row is new and distinct (a first call): answers line up with x
+        if every:
+            todo = np.arange(len(x))
+        else:
+            todo = np.zeros(len(x), dtype=bool)
+            todo[rows] = True
+            todo = np.flatnonzero(todo)
+            rank = np.empty(len(x), dtype=np.intp)
+            rank[todo] = np.arange(len(todo))
         bar = tqdm(total=len(todo), unit=self.unit, desc="model queries", disable=not self.progress, leave=False)
         answers: list[np.ndarray] = []
         done = 0
@@ -222,8 +239,12 @@ class QueryEngine:
                 bar.update(len(batch))
         finally:
             if answers:
-                kept = rows[rank[rows] < done]
-                values = np.concatenate(answers)[rank[kept]]
+                if every:
+                    kept = rows if done == len(x) else rows[rows < done]
+                    values = np.concatenate(answers)[kept]
+                else:
+                    kept = rows[rank[rows] < done]
+                    values = np.concatenate(answers)[rank[kept]]
                 self._store.insert(words, values, hashes=hashes[kept], rows=kept)
             self.n_evaluated += done
             bar.close()

@@ -85,6 +85,14 @@ class QaryQueryEngine(QueryEngine):
             out[lo : lo + _PACK_ROWS, :n_bytes] = block
         return out.view(np.uint64)
 
+    def _unwords(self, words: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_words`: digit ``i`` of a byte sits at bit ``bits · i``."""
+        p, mask = 8 // self._bits, np.uint8((1 << self._bits) - 1)
+        packed = words.view(np.uint8)[:, : -(-self.n_features // p)]
+        shifts = (self._bits * np.arange(p)).astype(np.uint8)
+        digits = (packed[:, :, None] >> shifts) & mask
+        return np.ascontiguousarray(digits.reshape(len(words), -1)[:, : self.n_features])
+
     def _describe(self, x: np.ndarray, rows: np.ndarray) -> str:
         shown = [f"row {int(r)} = {x[r].tolist()}" for r in rows[:3]]
         return "; ".join(shown) + (f" (+{len(rows) - 3} more)" if len(rows) > 3 else "")
