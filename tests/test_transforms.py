@@ -21,7 +21,7 @@ from interspect.transforms.exact import (
     sparse_to_dense,
     zeta_dense,
 )
-from interspect.transforms.sparse import PAD, SparseTransform
+from interspect.transforms.sparse import PAD, SparseTransform, pad_columns
 
 
 def parity_matrix(n):
@@ -293,3 +293,10 @@ def test_property_mobius_input_arithmetic_and_dict_round_trip(mobius, scalar):
 def test_property_parseval_energy(fourier):
     values = fourier.predict(all_masks(fourier.n_features))
     assert fourier.energy() == pytest.approx(values.var(), rel=1e-9, abs=1e-9)
+
+
+def test_pad_columns_appends_pad_and_keeps_wide_rows():
+    idx = np.array([[0, 3], [2, -1]])
+    np.testing.assert_array_equal(pad_columns(idx, 4), [[0, 3, -1, -1], [2, -1, -1, -1]])
+    assert pad_columns(idx, 2) is idx and pad_columns(idx, 1) is idx
+    assert pad_columns(np.zeros((0, 1), dtype=np.int64), 3).shape == (0, 3)

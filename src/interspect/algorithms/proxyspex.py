@@ -77,7 +77,7 @@ import scipy.linalg
 from scipy.linalg.lapack import dpotrs
 from threadpoolctl import threadpool_limits
 
-from ..transforms.sparse import PAD, SparseTransform
+from ..transforms.sparse import PAD, SparseTransform, pad_columns
 from .base import FitResult
 from .pair_lasso import fit_pair_lasso, stack_weights
 from .tree_fourier import _row_keys, lightgbm_to_fourier
@@ -386,8 +386,7 @@ def candidate_terms(proxy_fourier: SparseTransform, x: np.ndarray, y: np.ndarray
 
 def _stack_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     width = max(a.shape[1], b.shape[1])
-    pad = lambda r: np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=PAD)  # noqa: E731
-    return np.vstack([pad(a), pad(b)])
+    return np.vstack([pad_columns(a, width), pad_columns(b, width)])
 
 
 def _with_intercept(idx: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..transforms.sparse import PAD, SparseTransform
+from ..transforms.sparse import PAD, SparseTransform, pad_columns
 
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold: |x| below it counts as zero
 _MISSING_ZERO = 1  # LightGBM decision_type bits 2-3: 0 none, 1 zero-as-missing, 2 NaN
@@ -193,7 +193,7 @@ def trees_to_fourier(
         # move PAD to the end of each row while keeping features ascending
         sub = np.sort(np.where(sub == PAD, np.iinfo(np.int64).max, sub), axis=2)
         sub = np.where(sub == np.iinfo(np.int64).max, PAD, sub).reshape(len(c) * c.shape[1], d)
-        rows.append(np.pad(sub, ((0, 0), (0, int(limit) - min(d, int(limit)))), constant_values=PAD)[:, :limit])
+        rows.append(pad_columns(sub, int(limit))[:, :limit])
         coefs.append(c.ravel())
     return aggregate_terms(np.vstack(rows), np.concatenate(coefs), n_features)
 

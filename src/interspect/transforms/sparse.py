@@ -21,6 +21,18 @@ _CACHE_BYTES = 1 << 18  # evaluation works on (supports x masks) uint8 blocks of
 _MAX_EXPANSION = 1 << 26  # subset rows a sparse conversion may create before refusing
 
 
+def pad_columns(idx: np.ndarray, width: int) -> np.ndarray:
+    """``idx`` with ``PAD`` columns appended up to ``width`` (``idx`` itself when it is that wide already).
+
+    ``np.pad`` spends tens of microseconds per call on argument handling, which adds up over the many small
+    supports that ProxySPEX's cross-validation stacks and merges."""
+    if idx.shape[1] >= width:
+        return idx
+    out = np.full((len(idx), width), PAD, dtype=idx.dtype)
+    out[:, : idx.shape[1]] = idx
+    return out
+
+
 def canonical_rows(idx: np.ndarray, n_features: int) -> np.ndarray:
     """Sort each row ascending with ``-1`` padding moved to the end; reject repeated features."""
     idx = np.asarray(idx, dtype=np.int64)
@@ -273,9 +285,8 @@ class SparseTransform:
         if other.n_features != self.n_features or other.basis != self.basis:
             raise ValueError("transforms must share n_features and basis")
         width = max(self.idx.shape[1], other.idx.shape[1])
-        pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD)  # noqa: E731
         return SparseTransform(
-            np.vstack([pad(self.idx), pad(other.idx)]),
+            np.vstack([pad_columns(self.idx, width), pad_columns(other.idx, width)]),
             np.concatenate([self.coefs, sign * other.coefs]),
             self.n_features,
             self.basis,
