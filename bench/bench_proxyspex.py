@@ -234,7 +234,9 @@ def main():
     ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     ap.add_argument("--only", default=None, help="only cases whose name contains this text")
     ap.add_argument("--speed", action="store_true", help="only time fit_proxyspex at n = 1000, 5000 queries")
-    ap.add_argument("--tightest", action="store_true", help="only: ours, repeated, on GBR n = 30 at 37 queries")
+    ap.add_argument(
+        "--tightest", action="store_true", help="only: ours and shapiq, interleaved, on GBR n = 30 at 37 queries"
+    )
     ap.add_argument("--means", type=int, default=0, help="only: ours, mean R² over this many seeds, small budgets")
     ap.add_argument(
         "--spread",
@@ -336,14 +338,23 @@ def speed():
 
 
 def tightest(repeats: int = 7):
-    """Ours alone, repeated, on the grid's tightest time cell (GBR n = 30 at 37 queries; shapiq took 1.89 s): one
-    grid run is a single 0.2 s measurement, which the machine's load moves by tens of percent."""
+    """Ours and shapiq, interleaved and repeated, on the grid's tightest time cell (GBR n = 30 at 37 queries): a grid
+    run is a single 0.2 s measurement, which the machine's load moves by tens of percent, against a reference
+    run measured at another time."""
     case = tree_model(30, 3, 2000)
-    run_ours(case, 37, 0)  # warm-up
-    times = [run_ours(case, 37, 0)[1] for _ in range(repeats)]
+    run_ours(case, 37, 0), run_shapiq(case, 37, 0)  # warm-up
+    ours, ref = [], []
+    for _ in range(repeats):
+        ref.append(run_shapiq(case, 37, 0)[1])
+        ours.append(run_ours(case, 37, 0)[1])
+    for name, times in (("interspect proxyspex", ours), ("shapiq ProxySPEX", ref)):
+        print(
+            f"GBR n=30, 37 queries, seed 0, {name:20s}: algorithm time min {min(times):.3f} s, median"
+            f" {np.median(times):.3f} s, max {max(times):.3f} s over {repeats} runs"
+        )
     print(
-        f"GBR n=30, 37 queries, seed 0: algorithm time min {min(times):.3f} s, median {np.median(times):.3f} s,"
-        f" max {max(times):.3f} s over {repeats} runs; load average {os.getloadavg()}"
+        f"ratio of medians {np.median(ref) / np.median(ours):.1f}x, of minima {min(ref) / min(ours):.1f}x,"
+        f" worst pairing (our max vs their min) {min(ref) / max(ours):.1f}x; load average {os.getloadavg()}"
     )
 
 
