@@ -1,6 +1,20 @@
-"""Shared fixtures: the real SmolLM2 model is loaded once per test session."""
+"""Shared fixtures: the real SmolLM2 model is loaded once per test session; a dense test function."""
 
+import numpy as np
 import pytest
+
+
+@pytest.fixture
+def squashed_sum():
+    """A squashed sum over 30 features (like VADER's compound score): no exact sparse form, many small terms of
+    every order. Returns the value function of boolean masks."""
+    weights = np.random.default_rng(3).normal(size=30)
+
+    def f(x):
+        s = (2 * x - 1) @ weights
+        return np.tanh(0.4 * s) + 0.3 * np.tanh(s * (2 * x[:, 0] - 1))
+
+    return f
 
 
 @pytest.fixture(scope="session")

@@ -70,15 +70,9 @@ def test_a_pure_interaction_beside_a_hierarchy_goes_to_spex():
     assert exact_r2(truth, result.fourier) > 1 - 1e-9
 
 
-def test_dense_function_gets_the_hybrid_fitted_on_every_query():
-    # a squashed sum: SPEX's bins cannot resolve it, so ProxySPEX is refit on all queries, SPEX's design included
-    n = 30
-    weights = np.random.default_rng(3).normal(size=n)
-
-    def f(x):
-        s = (2 * x - 1) @ weights
-        return np.tanh(0.4 * s) + 0.3 * np.tanh(s * (2 * x[:, 0] - 1))
-
+def test_dense_function_gets_the_hybrid_fitted_on_every_query(squashed_sum):
+    # SPEX's bins cannot resolve a squashed sum, so ProxySPEX is refit on all queries, SPEX's design included
+    n, f = 30, squashed_sum
     budget = int(spex_query_count(n, 4, 4) / 0.7) + 10
     engine = QueryEngine(f, n)
     result = fit_auto(engine, budget=budget, max_order=4, random_state=0)

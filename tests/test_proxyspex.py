@@ -85,15 +85,8 @@ def test_proxy_weight_is_the_validation_optimal_blend():
     assert abs(w - 0.5) < 1e-12 and r2 > 1 - 1e-12
 
 
-def test_dense_functions_blend_in_the_trees_and_gain_on_fresh_masks():
-    # a squashed sum (like VADER's compound score) has no exact sparse form: many small terms of every order
-    n = 30
-    weights = np.random.default_rng(3).normal(size=n)
-
-    def f(x):
-        s = (2 * x - 1) @ weights
-        return np.tanh(0.4 * s) + 0.3 * np.tanh(s * (2 * x[:, 0] - 1))
-
+def test_dense_functions_blend_in_the_trees_and_gain_on_fresh_masks(squashed_sum):
+    n, f = 30, squashed_sum
     rng = np.random.default_rng(0)
     x, x_test = rng.random((3000, n)) < 0.5, rng.random((4000, n)) < 0.5
     y, y_test = f(x), f(x_test)
