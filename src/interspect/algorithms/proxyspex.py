@@ -512,9 +512,10 @@ def _pipeline(
 def _proxy_weight(selected: np.ndarray, proxy: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Weight ``w`` of the trees' transform in ``(1 - w) · selected + w · proxy`` minimising the error on
     validation rows ``y``, and the blend's R² there."""
-    w = stack_weights(y, np.stack([selected, proxy]))
+    preds = np.stack([selected, proxy])
+    w = stack_weights(y, preds)
     total = float(((y - y.mean()) ** 2).sum()) or 1.0
-    return float(w[1]), 1.0 - float(((w @ np.stack([selected, proxy]) - y) ** 2).sum()) / total
+    return float(w[1]), 1.0 - float(((w @ preds - y) ** 2).sum()) / total
 
 
 def _select_terms(
