@@ -18,7 +18,7 @@ from math import comb
 
 import numpy as np
 
-from .transforms.sparse import PAD, SparseTransform
+from .transforms.sparse import PAD, SparseTransform, pad_columns
 
 _MAX_TERMS = 1 << 26  # subset terms an index may expand into before refusing (~2 GB of work arrays)
 
@@ -126,7 +126,7 @@ def _distribute(transform: SparseTransform, table: np.ndarray, basis: str) -> Sp
         pos = _subset_positions(d, sizes)  # (P, w), padded with position d
         sub = padded[rows[:, None, None], pos[None]].reshape(len(rows) * len(pos), pos.shape[1])
         val = transform.coefs[rows, None] * table[d, (pos != d).sum(axis=1)][None, :]
-        subs.append(np.pad(sub, ((0, 0), (0, width - pos.shape[1])), constant_values=PAD))
+        subs.append(pad_columns(sub, width))
         vals.append(val.ravel())
     sub, val = np.vstack(subs), np.concatenate(vals)
     sub, val = _group_sum(sub, val, n)

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.linalg
 
 from ..transforms.exact import MAX_EXACT_FEATURES, all_masks
-from ..transforms.sparse import PAD, SparseTransform
+from ..transforms.sparse import PAD, SparseTransform, pad_columns
 from .base import FitResult, fourier_design
 
 MAX_FAITH_BANZHAF_TERMS = 10_000  # the Gram matrix is terms x terms
@@ -107,7 +107,7 @@ def _supports_up_to(n: int, order: int) -> np.ndarray:
     blocks = [np.full((1, order), PAD, dtype=np.int64)]
     for d in range(1, order + 1):
         flat = np.fromiter(chain.from_iterable(combinations(range(n), d)), dtype=np.int64, count=comb(n, d) * d)
-        blocks.append(np.pad(flat.reshape(-1, d), ((0, 0), (0, order - d)), constant_values=PAD))
+        blocks.append(pad_columns(flat.reshape(-1, d), order))
     return np.vstack(blocks)
 
 

@@ -24,8 +24,8 @@ _MAX_EXPANSION = 1 << 26  # subset rows a sparse conversion may create before re
 def pad_columns(idx: np.ndarray, width: int) -> np.ndarray:
     """``idx`` with ``PAD`` columns appended up to ``width`` (``idx`` itself when it is that wide already).
 
-    ``np.pad`` spends tens of microseconds per call on argument handling, which adds up over the many small
-    supports that ProxySPEX's cross-validation stacks and merges."""
+    ``np.pad`` spends tens of microseconds per call on argument handling, which adds up over many small supports
+    (ProxySPEX's cross-validation stacks and merges hundreds per fit)."""
     if idx.shape[1] >= width:
         return idx
     out = np.full((len(idx), width), PAD, dtype=idx.dtype)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ...transforms.sparse import PAD, SparseTransform
+from ...transforms.sparse import PAD, SparseTransform, pad_columns
 from ..base import FitResult, uniform_masks
 from .bch import bch_code
 from .design import Design
@@ -24,12 +24,6 @@ from .planner import MAX_BITS, budget_hint, plan_spex
 from .refit import refit_bins
 
 DEFAULT_MAX_HOLDOUT = 10_000
-
-
-def _padded(idx: np.ndarray, width: int) -> np.ndarray:
-    out = np.full((len(idx), width), PAD, dtype=np.int64)
-    out[:, : idx.shape[1]] = idx
-    return out
 
 
 def _sorted_rows(idx: np.ndarray) -> np.ndarray:
@@ -64,11 +58,11 @@ def _mean_only(engine, budget: int, message: str, rng: np.random.Generator) -> F
 def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, alpha: float, z: float):
     """Refit peeled supports + ∅ (+ all singletons when the design can identify them); drop insignificant terms."""
     width = max(design.code.t, 1)
-    parts = [_padded(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
+    parts = [pad_columns(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
     # singletons only when every bin keeps far fewer columns than it has delays (else they are not identifiable)
     with_singletons = singletons and (len(peeled.idx) + n + 1) / (1 << design.b) <= design.n_delays / 2
     if with_singletons:
-        parts.append(_padded(np.arange(n)[:, None], width))
+        parts.append(pad_columns(np.arange(n)[:, None], width))
     support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
     fit = refit_bins(design, bins, support, alpha)
     empty = (support >= 0).sum(axis=1) == 0
