@@ -171,3 +171,13 @@ def test_a_model_that_writes_into_its_input_never_touches_the_callers_masks():
     expected = fresh.sum(axis=1)
     np.testing.assert_array_equal(QueryEngine(scribble, 6, batch_size=7)(fresh, scratch=True), expected)
     assert fresh.all()
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_bar_only_when_asked(progress, capsys):
+    engine = QueryEngine(lambda m: m.sum(axis=1), 6, batch_size=4, progress=progress)
+    engine(np.eye(6, dtype=bool))
+    shown = capsys.readouterr().err
+    assert ("model queries" in shown) == progress
+    if progress:
+        assert "0/6 [" in shown and "mask" in shown  # sized by the masks to evaluate, counted in masks

@@ -23,6 +23,28 @@ from .store import AnswerStore, pack_bytes
 ValueFunction = Callable[[np.ndarray], np.ndarray]
 
 
+class _NoBar:
+    """Stands in for a disabled progress bar (building a disabled ``tqdm`` costs more than a small call's work)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_NO_BAR = _NoBar()
+
+
+def _progress_bar(total: int, unit: str, enabled: bool):
+    """A ``tqdm`` bar over ``total`` model queries, or a do-nothing stand-in when progress is off."""
+    if not enabled:
+        return _NO_BAR
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, desc="model queries", leave=False)
+
+
 class QueryError(RuntimeError):
     """The value function failed or returned something unusable; the message names the masks."""
 
@@ -209,8 +231,6 @@ class QueryEngine:
         returns. Batches are slices of ``x`` when its rows are consecutive and ``owned`` (nobody else reads ``x``),
         else copies.
         """
-        from tqdm.auto import tqdm
-
         every = len(rows) == len(x)  # every row is new and distinct (a first call): answers line up with x
         if every:
             todo = np.arange(len(x))
@@ -220,7 +240,7 @@ class QueryEngine:
             todo = np.flatnonzero(todo)
             rank = np.empty(len(x), dtype=np.intp)
             rank[todo] = np.arange(len(todo))
-        bar = tqdm(total=len(todo), unit=self.unit, desc="model queries", disable=not self.progress, leave=False)
+        bar = _progress_bar(len(todo), self.unit, self.progress)
         answers: list[np.ndarray] = []
         done = 0
         try:

@@ -114,12 +114,12 @@ def subsampling_matrices(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray
     The map is linear, so it is injective exactly when no ``l != 0`` maps to zero.
     """
     n, q, b = plan.n_features, plan.q, plan.b
-    nonzero = all_digits(b, q)[1:]
+    nonzero = all_digits(b, q)[1:].astype(np.float64)  # BLAS; the integer products are far below 2^53, so exact
     out = np.empty((plan.n_groups, n, b), dtype=np.int64)
     for c in range(plan.n_groups):
         for _ in range(100):
             m = rng.integers(0, q, size=(n, b))
-            if ((nonzero @ m.T) % q).any(axis=1).all():
+            if (np.fmod(nonzero @ m.T, q) != 0).any(axis=1).all():
                 break
         else:
             raise ValueError(f"could not draw an injective {n}x{b} subsampling matrix over Z_{q}; lower b")
@@ -141,8 +141,8 @@ def all_digits(b: int, q: int) -> np.ndarray:
 
 def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct queries of every group and delay, ``(rows, index)``: query ``M_c l + d_p`` (``l`` in C order) is
-    ``rows[index[c, p, l]]``. Delay block ``r`` is ``o_r`` followed by ``o_r + e_i`` for ``i = 0 … n-1``
-    (``P = R (n + 1)``).
+    ``rows[index[c, l, p]]``, the layout of the bins. Delay block ``r`` is ``o_r`` followed by ``o_r + e_i`` for
+    ``i = 0 … n-1`` (``P = R (n + 1)``).
 
     The ``l = 0`` queries ``d_p`` are the same in every group, so they are listed once (with group 0's): the
     model is asked each query once and the engine receives rows it can hand over in contiguous batches. Delay
@@ -163,12 +163,13 @@ def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> tuple[np.n
         first[r, 1 + cols, :, cols] = shifted[:, 0]
         rest[:, r] = block[1:, None, 1:]
         rest[:, r, 1 + cols, :, cols] = shifted[:, 1:, 1:]  # advanced indices first: (n, C - 1, q^b - 1)
-    index = np.empty((n_groups, n_delays, n_bins), dtype=np.intp)
-    index[0] = np.arange(n_delays * n_bins).reshape(n_delays, n_bins)
-    index[1:, :, 0] = index[0, :, 0]
-    index[1:, :, 1:] = n_delays * n_bins + np.arange((n_groups - 1) * n_delays * (n_bins - 1)).reshape(
-        n_groups - 1, n_delays, n_bins - 1
-    )
+    index = np.empty((n_groups, n_bins, n_delays), dtype=np.intp)
+    index[0] = np.arange(n_delays * n_bins).reshape(n_delays, n_bins).T
+    index[1:, 0] = index[0, 0]
+    index[1:, 1:] = (
+        n_delays * n_bins
+        + np.arange((n_groups - 1) * n_delays * (n_bins - 1)).reshape(n_groups - 1, n_delays, n_bins - 1)
+    ).transpose(0, 2, 1)
     return rows, index
 
 

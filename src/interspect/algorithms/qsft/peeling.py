@@ -35,12 +35,20 @@ def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(inv, values.real, size) + 1j * np.bincount(inv, values.imag, size)
 
 
+def _median(x: np.ndarray) -> float:
+    """Median of a non-empty 1-d array (``np.median`` without its overhead, which shows on small arrays)."""
+    half = len(x) // 2
+    part = np.partition(x, (half - 1, half) if len(x) % 2 == 0 else half)
+    return float(part[half] if len(x) % 2 else 0.5 * (part[half - 1] + part[half]))
+
+
 def bin_transform(samples: np.ndarray, q: int, b: int) -> np.ndarray:
-    """``(C, P, q^b)`` real samples -> ``(C, q^b, P)`` bins: a ``q^b``-point FFT per group and delay."""
-    n_groups, n_delays = samples.shape[:2]
-    table = samples.reshape((n_groups, n_delays) + (q,) * b)
-    out = scipy.fft.fftn(table, axes=tuple(range(2, b + 2)), norm="forward")  # scaled by 1 / q^b
-    return np.ascontiguousarray(out.reshape(n_groups, n_delays, q**b).transpose(0, 2, 1))
+    """``(C, q^b, P)`` real samples -> ``(C, q^b, P)`` bins: a ``q^b``-point FFT per group and delay, taken along
+    the ``b`` axes of ``l`` with the delays contiguous (many short transforms side by side, no transposing)."""
+    n_groups, n_bins, n_delays = samples.shape
+    table = samples.reshape((n_groups,) + (q,) * b + (n_delays,))
+    out = scipy.fft.fftn(table, axes=tuple(range(1, b + 1)), norm="forward")  # scaled by 1 / q^b
+    return out.reshape(n_groups, n_bins, n_delays)
 
 
 @dataclass
@@ -51,6 +59,13 @@ class Detection:
     rho: np.ndarray  # (N,) coefficient estimates
     residual: np.ndarray  # (N,) energy left after removing rho * signature
     energy: np.ndarray  # (N,) bin energy
+    runner: np.ndarray | None = None  # (N, n) with noise: each digit's second likeliest value
+    margin: np.ndarray | None = None  # (N, n) with noise: log-likelihood lead of each digit over its runner-up
+
+    def take(self, rows: np.ndarray) -> Detection:
+        """The detections of ``rows`` only."""
+        extra = (None, None) if self.runner is None else (self.runner[rows], self.margin[rows])
+        return Detection(self.k[rows], self.rho[rows], self.residual[rows], self.energy[rows], *extra)
 
 
 class Peeler:
@@ -80,21 +95,27 @@ class Peeler:
         p = self.n_delays
         self.digit_bias = 0.0  # log prior odds against a non-zero digit (set once noise is known)
         flat = bins.reshape(-1, p)
-        evidence = self._evidence(flat)
-        self._first = self._detect(flat, *evidence)  # also the first peeling round's detection
-        self.noise = self._noise_floor(self._first)
-        peak = float(evidence[1].max(initial=0.0))
-        if self.noise > NOISY_REL * peak / p:
-            nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
-            self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
-            self._first = self._detect(flat, *evidence)
+        z, energy = self._evidence(flat)
+        nearest = self._nearest_digits(z)
+        first = self._detect(flat, z, energy, nearest)
+        self.noise = self._noise_floor(first)
+        peak = float(energy.max(initial=0.0))
+        noisy = self.noise > NOISY_REL * peak / p
         self.zero_thr = max(ZERO_TOL * peak, self.noise * chdtri(2 * p, alpha) / 2)
         self.resid_thr = self.noise * chdtri(2 * (p - 1), alpha) / 2
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
         # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
-        noisy = self.noise > NOISY_REL * peak / p
         self.ratio = RESIDUAL_RATIO if noisy else REL_TOL
         self.alpha = alpha
+        # the first peeling round looks at the bins above the zero threshold: their detection is made here
+        self._live = np.flatnonzero(energy > self.zero_thr)
+        if noisy:
+            nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
+            self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
+            live = self._live
+            self._first = self._detect(flat[live], z[live], energy[live], (nearest[0][live], nearest[1][live]))
+        else:
+            self._first = first.take(self._live)
 
     def _noise_floor(self, first: Detection) -> float:
         """Noise variance ``ν²`` of one bin entry, from the bins whose detected frequency hashes back to them.
@@ -108,8 +129,8 @@ class Peeler:
         matched = self.bins_of(first.k)[np.arange(len(group)), group] == np.tile(np.arange(self.n_bins), self.n_groups)
         matched &= first.energy > 0
         if matched.sum() >= MIN_MATCHED:
-            return 2.0 * float(np.median(first.residual[matched])) / chdtri(2 * (p - 1), 0.5)
-        return 2.0 * float(np.median(first.energy)) / chdtri(2 * p, 0.5)
+            return 2.0 * _median(first.residual[matched]) / chdtri(2 * (p - 1), 0.5)
+        return 2.0 * _median(first.energy) / chdtri(2 * p, 0.5)
 
     # ------------------------------------------------------------------ detection
     def _phases(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,57 +167,84 @@ class Peeler:
 
     def detect(self, u: np.ndarray) -> Detection:
         """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
-        return self._detect(u, *self._evidence(u))
+        z, energy = self._evidence(u)
+        return self._detect(u, z, energy, self._nearest_digits(z))
 
-    def _detect(self, u: np.ndarray, z: np.ndarray, energy: np.ndarray) -> Detection:
-        k = np.rint(np.angle(z) * self.q / (2 * np.pi)).astype(np.int64) % self.q
+    def _nearest_digits(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per digit, the value whose phase ``2π t / q`` is nearest the evidence's, and whether the evidence's phase
+        lies above it (the other value beside it is then ``t + 1``, else ``t - 1``)."""
+        a = np.angle(z) * (self.q / (2 * np.pi))
+        nearest = np.rint(a)
+        return nearest.astype(np.int64) % self.q, a >= nearest
+
+    def _detect(
+        self, u: np.ndarray, z: np.ndarray, energy: np.ndarray, nearest: tuple[np.ndarray, np.ndarray]
+    ) -> Detection:
+        runner = margin = None
         if self.digit_bias > 0:
-            k[self._zero_digits(z, k, energy)] = 0
+            k, runner, margin = self._map_digits(z, energy, *nearest)
+        else:
+            k = nearest[0]
         rho = self.correlate(k, u)
         residual = np.maximum(energy - self.n_delays * np.abs(rho) ** 2, 0.0)
-        return Detection(k, rho, residual, energy)
+        return Detection(k, rho, residual, energy, runner, margin)
 
-    def _zero_digits(self, z: np.ndarray, k: np.ndarray, energy: np.ndarray) -> np.ndarray:
-        """Digits whose evidence for a non-zero value does not beat the low-degree prior (MAP decision).
+    def _map_digits(
+        self, z: np.ndarray, energy: np.ndarray, t1: np.ndarray, above: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """MAP value of each digit against the low-degree prior, with its runner-up and log-likelihood margin.
 
         For a singleton with power ``a = |F(k)|²``, ``z_i = R a ω^{k_i} + noise`` of variance
-        ``s² = R (2 a ν² + ν⁴)``; the log-likelihood gain of digit ``t`` over ``0`` is
-        ``2 R a (Re(z ω^{-t}) - Re z) / s²``, weighed against ``digit_bias``.
+        ``s² = R (2 a ν² + ν⁴)``, so the log-likelihood of digit ``t`` is ``2 R a Re(z ω^{-t}) / s²`` (up to a
+        constant), less ``digit_bias`` for ``t ≠ 0``. Among non-zero values it falls with the angular distance
+        from ``z``, so the best two values of all are among the two nearest (``t1`` and its neighbour on the side of
+        ``z``, ``t2``) and ``0``.
         """
-        r, nu2 = len(self.offs), self.noise
-        power = np.maximum(energy / self.n_delays - nu2, 0.0)[:, None]
-        gain = 2 * r * power / (r * (2 * power * nu2 + nu2**2))
-        lift = (z * self.omega.conj()[k]).real - z.real
-        return gain * lift < self.digit_bias
-
-    def chase(self, u: np.ndarray) -> Detection:
-        """Chase decoding: try both of the two likeliest values of each bin's ``CHASE_DIGITS`` least reliable digits
-        and keep the candidate with the smallest residual across all delays."""
         nu2 = self.noise
-        z, energy = self._evidence(u)
-        power = np.maximum(energy / self.n_delays - nu2, 0.0)[:, None, None]
-        loglik = 2 * power / (2 * power * nu2 + nu2**2) * (z[:, :, None] * self.omega.conj()).real
-        loglik[:, :, 1:] -= self.digit_bias
-        best = loglik.argmax(axis=2)
-        top = np.take_along_axis(loglik, best[:, :, None], axis=2)[:, :, 0]
-        np.put_along_axis(loglik, best[:, :, None], -np.inf, axis=2)
-        second = loglik.argmax(axis=2)
-        top2 = np.stack([best, second], axis=2)  # (N, n, 2) best and runner-up values
-        margin = top - np.take_along_axis(loglik, second[:, :, None], axis=2)[:, :, 0]
-        flips = min(CHASE_DIGITS, self.n_features)
-        weakest = np.argpartition(margin, flips - 1, axis=1)[:, :flips]  # (N, L)
-        patterns = ((np.arange(1 << flips)[:, None] >> np.arange(flips)) & 1).astype(bool)  # (2^L, L)
-        cands = np.repeat(top2[:, None, :, 0], len(patterns), axis=1)  # (N, 2^L, n)
-        runner = np.take_along_axis(top2[:, :, 1], weakest, axis=1)  # (N, L)
-        rows = np.arange(len(u))[:, None, None]
-        cands[rows, np.arange(len(patterns))[None, :, None], weakest[:, None, :]] = np.where(
-            patterns[None], runner[:, None, :], np.take_along_axis(top2[:, :, 0], weakest, axis=1)[:, None, :]
-        )
-        rho = self.correlate(cands, u)
-        residual = np.maximum(energy[:, None] - self.n_delays * np.abs(rho) ** 2, 0.0)
+        t2 = (t1 + np.where(above, 1, -1)) % self.q
+        power = np.maximum(energy / self.n_delays - nu2, 0.0)[:, None]
+        gain = 2 * power / (2 * power * nu2 + nu2**2)
+        conj = self.omega.conj()
+        s1 = gain * (z * conj[t1]).real - self.digit_bias * (t1 != 0)
+        s2 = gain * (z * conj[t2]).real - self.digit_bias * (t2 != 0)
+        s0 = np.where((t1 == 0) | (t2 == 0), -np.inf, gain * z.real)  # zero, unless it is t1 or t2 already
+        first = s1 >= s2
+        top, low = np.where(first, t1, t2), np.where(first, t2, t1)
+        s_top, s_low = np.maximum(s1, s2), np.minimum(s1, s2)
+        zero_best, zero_second = s0 > s_top, s0 > s_low
+        k = np.where(zero_best, 0, top)
+        runner = np.where(zero_best, top, np.where(zero_second, 0, low))
+        margin = np.where(zero_best, s0 - s_top, s_top - np.where(zero_second, s0, s_low))
+        return k, runner, margin
+
+    def chase(self, u: np.ndarray, det: Detection) -> Detection:
+        """Chase decoding: try both of the two likeliest values of each bin's ``CHASE_DIGITS`` least reliable digits
+        and keep the candidate with the smallest residual across all delays.
+
+        The candidates differ from the MAP one only in those digits, so their correlations are the MAP one's
+        per-block sums and phases plus the changes of at most ``CHASE_DIGITS`` terms.
+        """
+        n, q = self.n_features, self.q
+        flips = min(CHASE_DIGITS, n)
+        rows = np.arange(len(u))[:, None]
+        weakest = np.argpartition(det.margin, flips - 1, axis=1)[:, :flips]  # (N, L)
+        was, alt = det.k[rows, weakest], det.runner[rows, weakest]  # (N, L)
+        v = u.reshape(len(u), len(self.offs), n + 1)
+        conj = self.omega.conj()
+        sums = v[:, :, 0] + np.einsum("nri,ni->nr", v[:, :, 1:], conj[det.k])  # (N, R) per-block sums
+        turns = det.k @ self.offs.T  # (N, R) phase of each block's offset, in units of 2π / q
+        d_sums = np.take_along_axis(v[:, :, 1:], weakest[:, None, :], axis=2) * (conj[alt] - conj[was])[:, None, :]
+        d_turns = self.offs.T[weakest] * (alt - was)[:, :, None]  # (N, L, R)
+        patterns = (np.arange(1 << flips)[:, None] >> np.arange(flips)) & 1  # (2^L, L)
+        block = sums[:, None, :] + np.einsum("ml,nrl->nmr", patterns.astype(np.float64), d_sums)  # (N, 2^L, R)
+        phase = conj[(turns[:, None, :] + np.einsum("ml,nlr->nmr", patterns, d_turns)) % q]
+        rho = np.einsum("nmr,nmr->nm", block, phase) / self.n_delays
+        residual = np.maximum(det.energy[:, None] - self.n_delays * np.abs(rho) ** 2, 0.0)
         pick = np.argmin(residual, axis=1)
+        k = det.k.copy()
+        k[rows, weakest] = np.where(patterns[pick] == 1, alt, was)
         idx = np.arange(len(u))
-        return Detection(cands[idx, pick], rho[idx, pick], residual[idx, pick], energy)
+        return Detection(k, rho[idx, pick], residual[idx, pick], det.energy, det.runner, det.margin)
 
     def bins_of(self, k: np.ndarray) -> np.ndarray:
         """``(N, C)`` flat bin of each frequency in each group."""
@@ -205,39 +253,45 @@ class Peeler:
 
     # ------------------------------------------------------------------ peeling
     def _detect_bins(self, flat: np.ndarray) -> Detection:
-        """Detection on flat bin indices ``c * q^b + j``, reusing the initial one while no bin has changed."""
+        """Detection on flat bin indices ``c * q^b + j``, reusing the initial one (of the bins above the zero threshold)
+        while no bin has changed."""
         if self._first is None:
             return self.detect(self.u.reshape(-1, self.n_delays)[flat])
-        d = self._first
-        return Detection(d.k[flat], d.rho[flat], d.residual[flat], d.energy[flat])
+        if np.array_equal(flat, self._live):
+            return self._first
+        return self._first.take(np.searchsorted(self._live, flat))
 
     def run(self, max_order: int | None = None, max_iter: int = 64) -> tuple[np.ndarray, np.ndarray, int]:
         """Peel until no bin yields a new singleton; returns the frequencies, their coefficients, iterations."""
-        energy = np.einsum("cjp,cjp->cj", self.u.conj(), self.u).real
-        dirty = energy > self.zero_thr
+        dirty = np.zeros((self.n_groups, self.n_bins), dtype=bool)
+        dirty.ravel()[self._live] = True
         found_k, found_rho = [], []
         n_found = 0  # distinct frequencies peeled so far
         groups = np.arange(self.n_groups)
         iterations = 0
         while iterations < max_iter:
             iterations += 1
-            cand = np.flatnonzero(dirty.ravel())
+            cand = np.flatnonzero(dirty)
             dirty[:] = False
             if len(cand) == 0:
                 break
             det = self._detect_bins(cand)
             group, bin_ = np.divmod(cand, self.n_bins)
             tolerance = np.maximum(self.ratio * det.energy, self.resid_thr)
-            ok = (det.energy > self.zero_thr) & (det.residual <= tolerance)
+            live = det.energy > self.zero_thr
+            ok = live & (det.residual <= tolerance)
             ok &= self.bins_of(det.k)[np.arange(len(cand)), group] == bin_
             if self.digit_bias > 0:  # noisy: re-decode failed bins, flipping their least reliable digits
-                retry = np.flatnonzero(~ok & (det.energy > self.zero_thr))
+                retry = np.flatnonzero(~ok & live)
                 if len(retry):
-                    second = self.chase(self.u.reshape(-1, self.n_delays)[cand[retry]])
+                    second = self.chase(self.u.reshape(-1, self.n_delays)[cand[retry]], det.take(retry))
                     better = second.residual < det.residual[retry]
-                    for name in ("k", "rho", "residual"):
-                        getattr(det, name)[retry[better]] = getattr(second, name)[better]
                     fixed = retry[better]
+                    det.k[fixed], det.rho[fixed], det.residual[fixed] = (
+                        second.k[better],
+                        second.rho[better],
+                        second.residual[better],
+                    )
                     ok[fixed] = (det.residual[fixed] <= tolerance[fixed]) & (
                         self.bins_of(det.k[fixed])[np.arange(len(fixed)), group[fixed]] == bin_[fixed]
                     )
@@ -246,24 +300,32 @@ class Peeler:
             if not ok.any():
                 break
             ks, inv = unique_rows(det.k[ok])
-            if n_found and len(unique_rows(np.concatenate([*found_k, ks]))[0]) == n_found:
+            total = len(unique_rows(np.concatenate([*found_k, ks]))[0]) if n_found else len(ks)
+            if n_found and total == n_found:
                 # only frequencies already peeled, whose estimates noise left slightly off: peeling them again
                 # would chase that error bin by bin (the final refit corrects it), so nothing new can come
                 break
             rho = _group_sum(inv, det.rho[ok], len(ks)) / np.bincount(inv, minlength=len(ks))
             where = self.bins_of(ks)  # (K, C)
-            contrib = rho[:, None, None] * self.signatures(ks)[:, None, :]  # (K, 1, P)
-            contrib = np.broadcast_to(contrib, (len(ks), self.n_groups, self.n_delays))
-            np.subtract.at(self.u, (groups[None, :], where), contrib)
+            self._subtract(where, rho[:, None] * self.signatures(ks))
             self._first = None  # the bins changed
             dirty[groups[None, :], where] = True
             found_k.append(ks)
             found_rho.append(rho)
-            n_found = len(unique_rows(np.concatenate(found_k))[0])
+            n_found = total
         if not found_k:
             return np.zeros((0, self.n_features), dtype=np.int64), np.zeros(0, dtype=np.complex128), iterations
         ks, inv = unique_rows(np.concatenate(found_k))
         return ks, _group_sum(inv, np.concatenate(found_rho), len(ks)), iterations
+
+    def _subtract(self, where: np.ndarray, contrib: np.ndarray) -> None:
+        """Remove ``contrib`` ``(K, P)`` of K frequencies from their bins ``where`` ``(K, C)`` in every group."""
+        flat = where + self.n_bins * np.arange(self.n_groups)
+        u = self.u.reshape(-1, self.n_delays)
+        if len(np.unique(flat)) == flat.size:
+            u[flat] -= contrib[:, None, :]
+        else:  # frequencies sharing a bin: accumulate
+            np.subtract.at(u, flat, contrib[:, None, :])
 
     def residual_energy(self) -> float:
         """Fraction of the bins' energy that peeling left unexplained."""

@@ -85,7 +85,7 @@ def fit_qsft(
     # one call: one de-duplication pass; the design is ours alone, so the model may be handed slices of it
     rows, index = design_queries(matrices, offs, q)
     values = engine(rows, scratch=True)[index]
-    bins = bin_transform(values, q, plan.b)  # values: (C, P, q^b), by the design's index
+    bins = bin_transform(values, q, plan.b)  # values: (C, q^b, P), by the design's index
 
     decode_start = time.perf_counter()
     peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
