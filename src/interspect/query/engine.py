@@ -79,7 +79,7 @@ def check_values(raw: object, batch: np.ndarray, describe: Callable[[np.ndarray]
         values = np.asarray(raw)
         if np.iscomplexobj(values):
             raise TypeError("complex output")
-        values = values.astype(np.float64)
+        values = values.astype(np.float64, copy=False)  # the engine copies answers into its store
     except (TypeError, ValueError) as exc:
         raise QueryError(f"value function returned {type(raw).__name__}, not numbers: expected real numbers") from exc
     if values.ndim == 2 and values.shape[1] == 1:

@@ -111,20 +111,25 @@ def plan_qsft(
 def subsampling_matrices(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray:
     """``(C, n, b)`` random matrices over ``Z_q`` whose maps ``l -> M l`` are injective (resampled otherwise).
 
-    The map is linear, so it is injective exactly when no ``l != 0`` maps to zero.
+    The map is linear, so it is injective exactly when no ``l != 0`` maps to zero; a few rows of a random ``M``
+    almost always show that already, so all ``n`` rows are looked at only for the draws they do not clear.
     """
     n, q, b = plan.n_features, plan.q, plan.b
-    nonzero = all_digits(b, q)[1:].astype(np.float64)  # BLAS; the integer products are far below 2^53, so exact
-    out = np.empty((plan.n_groups, n, b), dtype=np.int64)
-    for c in range(plan.n_groups):
-        for _ in range(100):
-            m = rng.integers(0, q, size=(n, b))
-            if (np.fmod(nonzero @ m.T, q) != 0).any(axis=1).all():
-                break
-        else:
-            raise ValueError(f"could not draw an injective {n}x{b} subsampling matrix over Z_{q}; lower b")
-        out[c] = m
-    return out
+    out = rng.integers(0, q, size=(plan.n_groups, n, b))
+    for _ in range(100):
+        doubtful = np.flatnonzero(~_injective(out[:, : 2 * b + 16], q))
+        singular = doubtful[~_injective(out[doubtful], q)]
+        if len(singular) == 0:
+            return out
+        out[singular] = rng.integers(0, q, size=(len(singular), n, b))
+    raise ValueError(f"could not draw an injective {n}x{b} subsampling matrix over Z_{q}; lower b")
+
+
+def _injective(m: np.ndarray, q: int) -> np.ndarray:
+    """Whether each ``l -> m l`` over ``Z_q`` (``m`` ``(C, n, b)``) maps no ``l != 0`` to zero (float products:
+    exact, and BLAS)."""
+    images = np.matmul(all_digits(m.shape[2], q)[1:].astype(np.float64), m.transpose(0, 2, 1).astype(np.float64))
+    return (images % q != 0).any(axis=2).all(axis=1)
 
 
 def offsets(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray:
