@@ -352,3 +352,17 @@ def test_peeling_stops_when_noise_only_returns_known_frequencies():
     x = np.random.default_rng(2).integers(0, 4, size=(4000, 100))
     y = truth.predict(x, real=True)
     assert 1 - np.sum((y - expl.predict(x)) ** 2) / np.sum((y - y.mean()) ** 2) > 0.6
+
+
+@pytest.mark.parametrize("robust", [True, False])
+def test_functions_without_structure_give_empty_or_constant_transforms(robust):
+    """All-zero data leaves no bin to peel; pure noise leaves none above its own threshold (both sides of the
+    noisy/exact switch): the fit returns at most a constant, not a crash or a pile of noise terms."""
+    zero = explain_qary(lambda z: np.zeros(len(z)), 30, 4, sparsity=20, noise_robust=robust, random_state=0)
+    assert len(zero.transform) == 0 and zero.info["n_peeled"] == 0
+    noise = np.random.default_rng(1)
+    pure = explain_qary(
+        lambda z: noise.normal(size=len(z)), 30, 4, sparsity=20, noise_robust=robust, random_state=0
+    )  # fmt: skip
+    assert pure.info["n_peeled"] <= 1 and len(pure.transform) <= 1
+    assert np.all(pure.transform.degrees == 0)  # nothing but (perhaps) the constant term

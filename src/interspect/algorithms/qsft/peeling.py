@@ -35,6 +35,11 @@ def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(inv, values.real, size) + 1j * np.bincount(inv, values.imag, size)
 
 
+def _energy(u: np.ndarray) -> np.ndarray:
+    """``Σ_p |u[:, p]|²`` of each bin."""
+    return np.einsum("np,np->n", u.conj(), u).real
+
+
 def _median(x: np.ndarray) -> float:
     """Median of a non-empty 1-d array (``np.median`` without its overhead, which shows on small arrays)."""
     half = len(x) // 2
@@ -95,7 +100,7 @@ class Peeler:
         p = self.n_delays
         self.digit_bias = 0.0  # log prior odds against a non-zero digit (set once noise is known)
         flat = bins.reshape(-1, p)
-        z, energy = self._evidence(flat)
+        z, energy = self._phase_evidence(flat), _energy(flat)
         nearest = self._nearest_digits(z)
         first = self._detect(flat, z, energy, nearest)
         self.noise = self._noise_floor(first)
@@ -153,21 +158,21 @@ class Peeler:
         the ``n + 1`` delays of each block, then one over the blocks."""
         cands = k if k.ndim == 3 else k[:, None, :]
         outer, digit = self._phases(cands.reshape(-1, self.n_features))
-        outer, digit = outer.reshape(cands.shape[:2] + (-1,)), digit.reshape(cands.shape)  # (N, M, R), (N, M, n)
+        outer, digit = outer.reshape(cands.shape[:2] + (len(self.offs),)), digit.reshape(cands.shape)  # (N, M, R), (N, M, n)
         v = u.reshape(len(u), len(self.offs), self.n_features + 1)
         per_block = v[:, None, :, 0] + np.einsum("nri,nmi->nmr", v[:, :, 1:], digit.conj())
         rho = np.einsum("nmr,nmr->nm", per_block, outer.conj()) / self.n_delays
         return rho if k.ndim == 3 else rho[:, 0]
 
-    def _evidence(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Phase evidence ``z[:, i] = Σ_r u(o_r + e_i) conj(u(o_r))`` ``(N, n)`` and energy ``(N,)`` of bins ``u``."""
+    def _phase_evidence(self, u: np.ndarray) -> np.ndarray:
+        """Phase evidence ``z[:, i] = Σ_r u(o_r + e_i) conj(u(o_r))`` ``(N, n)`` of bins ``u``."""
         v = u.reshape(len(u), len(self.offs), self.n_features + 1)
-        z = np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
-        return z, np.einsum("np,np->n", u.conj(), u).real
+        return np.einsum("nri,nr->ni", v[:, :, 1:], v[:, :, 0].conj())
 
-    def detect(self, u: np.ndarray) -> Detection:
+    def detect(self, u: np.ndarray, energy: np.ndarray | None = None) -> Detection:
         """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
-        z, energy = self._evidence(u)
+        z = self._phase_evidence(u)
+        energy = _energy(u) if energy is None else energy
         return self._detect(u, z, energy, self._nearest_digits(z))
 
     def _nearest_digits(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,37 +257,27 @@ class Peeler:
         return (prod.astype(np.int64) % self.q).reshape(len(k), self.n_groups, len(self.weights)) @ self.weights
 
     # ------------------------------------------------------------------ peeling
-    def _detect_bins(self, flat: np.ndarray) -> Detection:
-        """Detection on flat bin indices ``c * q^b + j``, reusing the initial one (of the bins above the zero threshold)
-        while no bin has changed."""
-        if self._first is None:
-            return self.detect(self.u.reshape(-1, self.n_delays)[flat])
-        if np.array_equal(flat, self._live):
-            return self._first
-        return self._first.take(np.searchsorted(self._live, flat))
+    def _redetect(self, flat: np.ndarray) -> tuple[np.ndarray, Detection]:
+        """Detection of the bins ``flat`` (flat indices ``c * q^b + j``) that peeling changed, except those it left at
+        or below the zero threshold; returns the bins kept and their detection."""
+        u = self.u.reshape(-1, self.n_delays)[flat]
+        energy = _energy(u)
+        live = energy > self.zero_thr
+        return flat[live], self.detect(u[live], energy[live])
 
     def run(self, max_order: int | None = None, max_iter: int = 64) -> tuple[np.ndarray, np.ndarray, int]:
         """Peel until no bin yields a new singleton; returns the frequencies, their coefficients, iterations."""
-        dirty = np.zeros((self.n_groups, self.n_bins), dtype=bool)
-        dirty.ravel()[self._live] = True
+        cand, det = self._live, self._first  # the bins above the zero threshold, detected at set-up
         found_k, found_rho = [], []
         n_found = 0  # distinct frequencies peeled so far
-        groups = np.arange(self.n_groups)
         iterations = 0
-        while iterations < max_iter:
+        while len(cand) and iterations < max_iter:
             iterations += 1
-            cand = np.flatnonzero(dirty)
-            dirty[:] = False
-            if len(cand) == 0:
-                break
-            det = self._detect_bins(cand)
             group, bin_ = np.divmod(cand, self.n_bins)
             tolerance = np.maximum(self.ratio * det.energy, self.resid_thr)
-            live = det.energy > self.zero_thr
-            ok = live & (det.residual <= tolerance)
-            ok &= self.bins_of(det.k)[np.arange(len(cand)), group] == bin_
+            ok = (det.residual <= tolerance) & (self.bins_of(det.k)[np.arange(len(cand)), group] == bin_)
             if self.digit_bias > 0:  # noisy: re-decode failed bins, flipping their least reliable digits
-                retry = np.flatnonzero(~ok & live)
+                retry = np.flatnonzero(~ok)
                 if len(retry):
                     second = self.chase(self.u.reshape(-1, self.n_delays)[cand[retry]], det.take(retry))
                     better = second.residual < det.residual[retry]
@@ -306,21 +301,19 @@ class Peeler:
                 # would chase that error bin by bin (the final refit corrects it), so nothing new can come
                 break
             rho = _group_sum(inv, det.rho[ok], len(ks)) / np.bincount(inv, minlength=len(ks))
-            where = self.bins_of(ks)  # (K, C)
-            self._subtract(where, rho[:, None] * self.signatures(ks))
-            self._first = None  # the bins changed
-            dirty[groups[None, :], where] = True
+            touched = self.bins_of(ks) + self.n_bins * np.arange(self.n_groups)  # (K, C) flat bins
+            self._subtract(touched, rho[:, None] * self.signatures(ks))
             found_k.append(ks)
             found_rho.append(rho)
             n_found = total
+            cand, det = self._redetect(np.unique(touched))
         if not found_k:
             return np.zeros((0, self.n_features), dtype=np.int64), np.zeros(0, dtype=np.complex128), iterations
         ks, inv = unique_rows(np.concatenate(found_k))
         return ks, _group_sum(inv, np.concatenate(found_rho), len(ks)), iterations
 
-    def _subtract(self, where: np.ndarray, contrib: np.ndarray) -> None:
-        """Remove ``contrib`` ``(K, P)`` of K frequencies from their bins ``where`` ``(K, C)`` in every group."""
-        flat = where + self.n_bins * np.arange(self.n_groups)
+    def _subtract(self, flat: np.ndarray, contrib: np.ndarray) -> None:
+        """Remove ``contrib`` ``(K, P)`` of K frequencies from their flat bins ``flat`` ``(K, C)``, one per group."""
         u = self.u.reshape(-1, self.n_delays)
         if len(np.unique(flat)) == flat.size:
             u[flat] -= contrib[:, None, :]
