@@ -158,7 +158,8 @@ class Peeler:
         the ``n + 1`` delays of each block, then one over the blocks."""
         cands = k if k.ndim == 3 else k[:, None, :]
         outer, digit = self._phases(cands.reshape(-1, self.n_features))
-        outer, digit = outer.reshape(cands.shape[:2] + (len(self.offs),)), digit.reshape(cands.shape)  # (N, M, R), (N, M, n)
+        outer = outer.reshape(cands.shape[:2] + (len(self.offs),))  # (N, M, R)
+        digit = digit.reshape(cands.shape)  # (N, M, n)
         v = u.reshape(len(u), len(self.offs), self.n_features + 1)
         per_block = v[:, None, :, 0] + np.einsum("nri,nmi->nmr", v[:, :, 1:], digit.conj())
         rho = np.einsum("nmr,nmr->nm", per_block, outer.conj()) / self.n_delays
