@@ -19,7 +19,7 @@ from .engine import QueryEngine
 from .store import pack_bytes
 
 QaryValueFunction = Callable[[np.ndarray], np.ndarray]
-_PACK_ROWS = 16384  # rows packed at a time
+_PACK_BYTES = 1 << 18  # digits packed at a time
 
 
 class QaryQueryEngine(QueryEngine):
@@ -79,10 +79,13 @@ class QaryQueryEngine(QueryEngine):
         )
         n_bytes = -(-x.shape[1] // p)
         out = np.zeros((len(x), 8 * self._n_words()), dtype=np.uint8)
-        for lo in range(0, len(x), _PACK_ROWS):  # row blocks that stay in cache
-            block = _padded(x[lo : lo + _PACK_ROWS], n_bytes * p).view(word) * factor
-            block >>= shift
-            out[lo : lo + _PACK_ROWS, :n_bytes] = block
+        rows = max(1, _PACK_BYTES // (n_bytes * p))  # row blocks small enough to stay in cache
+        scratch = np.empty((min(rows, len(x)), n_bytes), dtype=word)  # one buffer for every block's product
+        for lo in range(0, len(x), rows):
+            block = _padded(x[lo : lo + rows], n_bytes * p).view(word)
+            packed = np.multiply(block, factor, out=scratch[: len(block)])
+            packed >>= shift
+            out[lo : lo + rows, :n_bytes] = packed
         return out.view(np.uint64)
 
     def _unwords(self, words: np.ndarray) -> np.ndarray:
