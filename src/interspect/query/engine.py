@@ -217,7 +217,8 @@ class QueryEngine:
             if self._store.salt != salt:  # a hash collision made the store draw a new hash function
                 pos, _ = self._store.locate(words, rows=first)
             elif was_empty and len(self._store) == len(first):  # the store is these rows, in hash order
-                pos = np.arange(len(first))
+                self._store.asked[:] = True
+                return self._store.values[inverse]
             else:
                 pos = self._store.positions(hashes[first])
         self._store.asked[pos] = True
