@@ -102,8 +102,10 @@ class Peeler:
         flat = bins.reshape(-1, p)
         z, energy = self._phase_evidence(flat), _energy(flat)
         nearest = self._nearest_digits(z)
-        first = self._detect(flat, z, energy, nearest)
-        self.noise = self._noise_floor(first)
+        matched, rho = self._matched(flat, nearest[0], energy)
+        residual = energy.copy()  # what a bin leaves unexplained by its rounded frequency (all of it if unmatched)
+        residual[matched] = np.maximum(energy[matched] - p * np.abs(rho) ** 2, 0.0)
+        self.noise = self._noise_floor(residual[matched], energy)
         peak = float(energy.max(initial=0.0))
         noisy = self.noise > NOISY_REL * peak / p
         self.zero_thr = max(ZERO_TOL * peak, self.noise * chdtri(2 * p, alpha) / 2)
@@ -112,30 +114,37 @@ class Peeler:
         # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
         self.ratio = RESIDUAL_RATIO if noisy else REL_TOL
         self.alpha = alpha
-        # the first peeling round looks at the bins above the zero threshold: their detection is made here
-        self._live = np.flatnonzero(energy > self.zero_thr)
         if noisy:
             nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
             self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
-            live = self._live
+        # the first peeling round looks at the bins above the zero threshold: their detection is made here
+        live = self._live = np.flatnonzero(energy > self.zero_thr)
+        if noisy:
             self._first = self._detect(flat[live], z[live], energy[live], (nearest[0][live], nearest[1][live]))
-        else:
-            self._first = first.take(self._live)
+        else:  # exact data: an unmatched bin fails the first round whatever its coefficient, so none is fitted
+            coefs = np.zeros(len(flat), dtype=np.complex128)
+            coefs[matched] = rho
+            self._first = Detection(nearest[0][live], coefs[live], residual[live], energy[live])
 
-    def _noise_floor(self, first: Detection) -> float:
-        """Noise variance ``ν²`` of one bin entry, from the bins whose detected frequency hashes back to them.
+    def _matched(self, u: np.ndarray, k: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bins (of all, ``u``) with energy whose rounded frequency ``k`` hashes back to them, and its coefficient
+        there: (almost surely) the singletons."""
+        group = np.repeat(np.arange(self.n_groups), self.n_bins)
+        matched = self.bins_of(k)[np.arange(len(group)), group] == np.tile(np.arange(self.n_bins), self.n_groups)
+        matched = np.flatnonzero(matched & (energy > 0))
+        return matched, self.correlate(k[matched], u[matched])
 
-        Those are (almost surely) singletons, whose residual is ``ν² χ²_{2(P-1)} / 2``. The residual of an empty
-        bin is useless here: choosing each digit to match the noisy phases absorbs much of its noise. With fewer
-        than ``MIN_MATCHED`` such bins, every bin's energy (``ν² χ²_{2P} / 2`` when empty) gives an upper bound.
+    def _noise_floor(self, singleton_residuals: np.ndarray, energy: np.ndarray) -> float:
+        """Noise variance ``ν²`` of one bin entry, from the residuals of the bins that look like singletons.
+
+        A singleton's residual is ``ν² χ²_{2(P-1)} / 2``. The residual of an empty bin is useless here: choosing
+        each digit to match the noisy phases absorbs much of its noise. With fewer than ``MIN_MATCHED`` singletons,
+        every bin's energy (``ν² χ²_{2P} / 2`` when empty) gives an upper bound.
         """
         p = self.n_delays
-        group = np.repeat(np.arange(self.n_groups), self.n_bins)
-        matched = self.bins_of(first.k)[np.arange(len(group)), group] == np.tile(np.arange(self.n_bins), self.n_groups)
-        matched &= first.energy > 0
-        if matched.sum() >= MIN_MATCHED:
-            return 2.0 * _median(first.residual[matched]) / chdtri(2 * (p - 1), 0.5)
-        return 2.0 * _median(first.energy) / chdtri(2 * p, 0.5)
+        if len(singleton_residuals) >= MIN_MATCHED:
+            return 2.0 * _median(singleton_residuals) / chdtri(2 * (p - 1), 0.5)
+        return 2.0 * _median(energy) / chdtri(2 * p, 0.5)
 
     # ------------------------------------------------------------------ detection
     def _phases(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
