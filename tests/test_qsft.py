@@ -366,3 +366,24 @@ def test_functions_without_structure_give_empty_or_constant_transforms(robust):
     )  # fmt: skip
     assert pure.info["n_peeled"] <= 1 and len(pure.transform) <= 1
     assert np.all(pure.transform.degrees == 0)  # nothing but (perhaps) the constant term
+
+
+@pytest.mark.parametrize("level", [0.0, 0.5])
+def test_unexplained_energy_tracks_the_peeled_bins(level):
+    """The bins' energy is kept up to date as peeling changes them: it equals a recount over all bins."""
+    from interspect.algorithms.qsft.design import design_queries, offsets, subsampling_matrices
+    from interspect.algorithms.qsft.peeling import Peeler, bin_transform
+
+    q, n = 4, 40
+    truth = planted(n, q, 30, seed=3)
+    plan = plan_qsft(n, q, sparsity=30, noise_robust=level > 0)
+    rng = np.random.default_rng(3)
+    matrices, offs = subsampling_matrices(plan, rng), offsets(plan, rng)
+    rows, index = design_queries(matrices, offs, q)
+    y = truth.predict(rows, real=True) + level * np.sqrt(truth.variance()) * rng.normal(size=len(rows))
+    peeler = Peeler(bin_transform(y[index], q, plan.b), matrices, offs, q)
+    found, _, _ = peeler.run()
+    assert len(found) > 0
+    recount = np.sum(np.abs(peeler.u) ** 2) / np.sum(np.abs(peeler.u0) ** 2)
+    assert peeler.residual_energy() == pytest.approx(recount, rel=1e-9, abs=1e-15)
+    assert (peeler.residual_energy() < 1e-12) == (level == 0)

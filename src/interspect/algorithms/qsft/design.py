@@ -118,6 +118,8 @@ def subsampling_matrices(plan: QsftPlan, rng: np.random.Generator) -> np.ndarray
     out = rng.integers(0, q, size=(plan.n_groups, n, b))
     for _ in range(100):
         doubtful = np.flatnonzero(~_injective(out[:, : 2 * b + 16], q))
+        if len(doubtful) == 0:
+            return out
         singular = doubtful[~_injective(out[doubtful], q)]
         if len(singular) == 0:
             return out

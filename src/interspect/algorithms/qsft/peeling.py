@@ -119,6 +119,7 @@ class Peeler:
             self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
         # the first peeling round looks at the bins above the zero threshold: their detection is made here
         live = self._live = np.flatnonzero(energy > self.zero_thr)
+        self._energy, self._total_energy = energy, float(energy.sum())  # of the current bins, kept up to date
         if noisy:
             self._first = self._detect(flat[live], z[live], energy[live], (nearest[0][live], nearest[1][live]))
         else:  # exact data: an unmatched bin fails the first round whatever its coefficient, so none is fitted
@@ -271,7 +272,7 @@ class Peeler:
         """Detection of the bins ``flat`` (flat indices ``c * q^b + j``) that peeling changed, except those it left at
         or below the zero threshold; returns the bins kept and their detection."""
         u = self.u.reshape(-1, self.n_delays)[flat]
-        energy = _energy(u)
+        energy = self._energy[flat] = _energy(u)
         live = energy > self.zero_thr
         return flat[live], self.detect(u[live], energy[live])
 
@@ -332,8 +333,7 @@ class Peeler:
 
     def residual_energy(self) -> float:
         """Fraction of the bins' energy that peeling left unexplained."""
-        total = float(np.sum(np.abs(self.u0) ** 2))
-        return float(np.sum(np.abs(self.u) ** 2)) / total if total > 0 else 0.0
+        return float(self._energy.sum()) / self._total_energy if self._total_energy > 0 else 0.0
 
     # ------------------------------------------------------------------ refit
     def refit(self, ks: np.ndarray) -> np.ndarray:
