@@ -387,3 +387,16 @@ def test_unexplained_energy_tracks_the_peeled_bins(level):
     recount = np.sum(np.abs(peeler.u) ** 2) / np.sum(np.abs(peeler.u0) ** 2)
     assert peeler.residual_energy() == pytest.approx(recount, rel=1e-9, abs=1e-15)
     assert (peeler.residual_energy() < 1e-12) == (level == 0)
+
+
+@pytest.mark.parametrize(("q", "b", "p"), [(3, 3, 7), (4, 2, 5), (2, 4, 3), (5, 2, 4)])
+@pytest.mark.parametrize("work", [0, 1 << 40])  # forces the FFT, then the DFT-matrix product
+def test_bin_transform_is_the_q_ary_dft_either_way(q, b, p, work, monkeypatch):
+    from interspect.algorithms.qsft import peeling
+    from interspect.algorithms.qsft.design import all_digits
+
+    monkeypatch.setattr(peeling, "MATMUL_DFT_WORK", work)
+    samples = np.random.default_rng(q * b).normal(size=(2, q**b, p))
+    digits = all_digits(b, q)
+    kernel = np.exp(-2j * np.pi * ((digits @ digits.T) % q) / q) / q**b  # [j, l]
+    np.testing.assert_allclose(peeling.bin_transform(samples, q, b), kernel @ samples, atol=1e-12)
