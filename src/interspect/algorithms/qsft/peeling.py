@@ -348,12 +348,17 @@ class Peeler:
         return ks, _group_sum(inv, np.concatenate(found_rho), len(ks)), iterations
 
     def _subtract(self, flat: np.ndarray, contrib: np.ndarray) -> None:
-        """Remove ``contrib`` ``(K, P)`` of K frequencies from their flat bins ``flat`` ``(K, C)``, one per group."""
+        """Remove ``contrib`` ``(K, P)`` of K frequencies from their flat bins ``flat`` ``(K, C)``, one per group.
+
+        Each round takes one owed contribution off every bin that still has one, so a bin shared by several
+        frequencies (``k`` and ``-k`` share the bins with ``2 j = 0``) takes a round each (``ufunc.at`` is slower).
+        """
         u = self.u.reshape(-1, self.n_delays)
-        if len(np.unique(flat)) == flat.size:
-            u[flat] -= contrib[:, None, :]
-        else:  # frequencies sharing a bin: accumulate
-            np.subtract.at(u, flat, contrib[:, None, :])
+        flat, source = flat.ravel(), np.repeat(np.arange(len(contrib)), flat.shape[1])
+        while len(flat):
+            bins, first = np.unique(flat, return_index=True)
+            u[bins] -= contrib[source[first]]
+            flat, source = np.delete(flat, first), np.delete(source, first)
 
     def residual_energy(self) -> float:
         """Fraction of the bins' energy that peeling left unexplained."""
