@@ -121,9 +121,14 @@ class Peeler:
         self.weights = bin_weights(matrices.shape[2], q)
         self._stacked = matrices.transpose(1, 0, 2).reshape(self.n_features, -1).astype(np.float64)  # (n, C b)
         self.omega = roots_of_unity(q)
-        p = self.n_delays
         self.digit_bias = 0.0  # log prior odds against a non-zero digit (set once noise is known)
-        flat = bins.reshape(-1, p)
+        self.alpha = alpha
+        self._calibrate(bins.reshape(-1, self.n_delays))
+
+    def _calibrate(self, flat: np.ndarray) -> None:
+        """From one look at every bin: the noise floor, the thresholds, the prior on digits and the first peeling
+        round's detections (of the bins above the zero threshold)."""
+        p, q, alpha = self.n_delays, self.q, self.alpha
         z, energy = self._phase_evidence(flat), _energy(flat)
         nearest = self._nearest_digits(z)
         matched, rho = self._matched(flat, nearest[0], energy)
@@ -137,11 +142,9 @@ class Peeler:
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
         # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
         self.ratio = RESIDUAL_RATIO if noisy else REL_TOL
-        self.alpha = alpha
         if noisy:
             nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
             self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
-        # the first peeling round looks at the bins above the zero threshold: their detection is made here
         live = self._live = np.flatnonzero(energy > self.zero_thr)
         self._energy, self._total_energy = energy, float(energy.sum())  # of the current bins, kept up to date
         if noisy:
