@@ -358,10 +358,14 @@ class Peeler:
         """
         u = self.u.reshape(-1, self.n_delays)
         flat, source = flat.ravel(), np.repeat(np.arange(len(contrib)), flat.shape[1])
-        while len(flat):
+        while True:
             bins, first = np.unique(flat, return_index=True)
             u[bins] -= contrib[source[first]]
-            flat, source = np.delete(flat, first), np.delete(source, first)
+            if len(bins) == len(flat):
+                return
+            rest = np.ones(len(flat), dtype=bool)
+            rest[first] = False
+            flat, source = flat[rest], source[rest]
 
     def residual_energy(self) -> float:
         """Fraction of the bins' energy that peeling left unexplained."""
