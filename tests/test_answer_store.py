@@ -34,17 +34,18 @@ def _reference_unique(words):
 def test_distinct_matches_numpy_unique_even_with_colliding_hashes(store_type):
     words = _rows(300, 3)
     store = store_type(3)
-    _, first, inverse = store.distinct(words)
-    np.testing.assert_array_equal(words[first][inverse], words)
-    assert len(first) == len(_reference_unique(words)[0])
+    d = store.distinct(words)
+    np.testing.assert_array_equal(words[d.first][d.inverse], words)
+    assert len(d.first) == len(_reference_unique(words)[0])
+    assert not d.all_distinct and np.all(np.diff(d.sorted_hashes.astype(np.float64)) > 0)
 
 
 def test_collisions_in_the_store_force_a_new_hash_and_lookups_stay_exact():
     store = WeakHashStore(2)
     rows = np.unique(_rows(200, 2, seed=1), axis=0)
     values = np.arange(len(rows), dtype=float)
-    hashes, first, _ = store.distinct(rows)
-    store.insert(rows[first], values[first], hashes=hashes[first])
+    d = store.distinct(rows)
+    store.insert(rows[d.first], values[d.first], hashes=d.sorted_hashes)
     assert store.salt >= store.weak_salts  # the weak hashes collided, so new ones were drawn
     probe = np.vstack([rows[::3], rows[:5] + np.uint64(100)])
     pos, found = store.locate(probe)
@@ -106,8 +107,8 @@ def test_qary_engine_sends_uint8_and_resumes_from_disk(tmp_path):
 
 
 @pytest.mark.parametrize("m", [0, 1, 2, 1000, 70_000])
-def test_unique_first_matches_numpy(m):
-    from interspect.query.store import argsort_hashes, unique_first
+def test_distinct_keys_match_numpy(m):
+    from interspect.query.store import Distinct, argsort_hashes
 
     rng = np.random.default_rng(m)
     h = rng.integers(0, 2**63, size=m, dtype=np.uint64)
@@ -116,10 +117,12 @@ def test_unique_first_matches_numpy(m):
         h[: m // 10] = (h[: m // 10] & np.uint64(0xFFFFFFFF00000000)) | np.uint64(7)
         h[m // 10 : m // 5] = h[: m // 10] ^ np.uint64(1)
     np.testing.assert_array_equal(argsort_hashes(h), np.argsort(h, kind="stable"))
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    ours = unique_first(h)
-    np.testing.assert_array_equal(ours[0], first)
-    np.testing.assert_array_equal(ours[1], inverse.ravel())
+    keys, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    ours = Distinct(h)
+    np.testing.assert_array_equal(ours.first, first)
+    np.testing.assert_array_equal(ours.sorted_hashes, keys)
+    np.testing.assert_array_equal(ours.inverse, inverse.ravel())
+    assert ours.all_distinct == (len(keys) == m)
 
 
 def test_engines_stay_exact_when_hashes_collide(monkeypatch):

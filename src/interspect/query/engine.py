@@ -148,8 +148,8 @@ class QueryEngine:
             self.disk = DiskCache(cache, fingerprint)
             packed, values = self.disk.load(8 * self._store.n_words)
             words = packed.view(np.uint64)
-            hashes, first, _ = self._store.distinct(words)
-            self._store.insert(words, values[first], hashes=hashes[first], rows=first)
+            d = self._store.distinct(words)
+            self._store.insert(words, values[d.first], hashes=d.sorted_hashes, rows=d.first)
 
     # ------------------------------------------------------------------ what subclasses change
     def _validate(self, masks: np.ndarray) -> np.ndarray:
@@ -207,25 +207,31 @@ class QueryEngine:
         if len(x) == 0:
             return np.zeros(0)
         words = self._words(x)
-        hashes, first, inverse = self._store.distinct(words)
-        pos, found = self._store.locate(words, hashes[first], rows=first)
+        batch = self._store.distinct(words)
+        first = batch.first
+        pos, found = self._store.locate(words, batch.sorted_hashes, rows=first)
         if not found.all():
             salt, was_empty = self._store.salt, len(self._store) == 0
             # the model may write into its batches: they are slices of x only where nobody else reads x
             owned = scratch or not (isinstance(masks, np.ndarray) and np.may_share_memory(x, masks))
-            self._evaluate(x, first[~found], words, hashes, owned)
+            new = ~found
+            answers = self._evaluate(x, first[new], batch.sorted_hashes[new], words, owned)
             if self._store.salt != salt:  # a hash collision made the store draw a new hash function
                 pos, _ = self._store.locate(words, rows=first)
             elif was_empty and len(self._store) == len(first):  # the store is these rows, in hash order
                 self._store.asked[:] = True
-                return self._store.values[inverse]
+                # a first call of distinct rows: the answers are in input order already
+                return answers if batch.all_distinct else self._store.values[batch.inverse]
             else:
-                pos = self._store.positions(hashes[first])
+                pos = self._store.positions(batch.sorted_hashes)
         self._store.asked[pos] = True
-        return self._store.values[pos][inverse]
+        return self._store.values[pos][batch.inverse]
 
-    def _evaluate(self, x: np.ndarray, rows: np.ndarray, words: np.ndarray, hashes: np.ndarray, owned: bool) -> None:
-        """Send ``x[rows]`` to the model batch by batch; every finished batch is kept even if a later one fails.
+    def _evaluate(
+        self, x: np.ndarray, rows: np.ndarray, hashes: np.ndarray, words: np.ndarray, owned: bool
+    ) -> np.ndarray:
+        """Send ``x[rows]`` (``hashes`` theirs) to the model batch by batch; every finished batch is kept even if a
+        later one fails. Returns the answers in input order.
 
         ``rows`` come in hash order; the model sees them in input order (sequential reads of ``x``). Answers
         join the in-memory store once per call (also when a batch fails), and the disk cache as each batch
@@ -259,16 +265,14 @@ class QueryEngine:
                 done += len(batch)
                 bar.update(len(batch))
         finally:
+            answered = np.concatenate(answers) if answers else np.zeros(0)
             if answers:
-                if every:
-                    kept = rows if done == len(x) else rows[rows < done]
-                    values = np.concatenate(answers)[kept]
-                else:
-                    kept = rows[rank[rows] < done]
-                    values = np.concatenate(answers)[rank[kept]]
-                self._store.insert(words, values, hashes=hashes[kept], rows=kept)
+                kept = slice(None) if done == len(todo) else (rows < done if every else rank[rows] < done)
+                where = rows[kept] if every else rank[rows[kept]]
+                self._store.insert(words, answered[where], hashes=hashes[kept], rows=rows[kept])
             self.n_evaluated += done
             bar.close()
+        return answered
 
     def _call_model(self, batch: np.ndarray) -> np.ndarray:
         start = time.perf_counter()

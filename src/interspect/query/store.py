@@ -1,8 +1,8 @@
 """In-memory store of model answers keyed by exact input rows, with vectorised de-duplication.
 
 Each input row arrives packed into ``W`` 64-bit words (bit-packed masks, digit-packed q-ary inputs). Rows are
-kept sorted by a 64-bit hash of their words, so finding repeats within a batch is one ``np.unique`` on
-integers and looking a batch up is one ``searchsorted``, whatever ``W`` is. Hashes only propose matches: rows
+kept sorted by a 64-bit hash of their words, so finding repeats within a batch is one sort of integers and
+looking a batch up is one ``searchsorted``, whatever ``W`` is. Hashes only propose matches: rows
 with equal hashes are compared word by word, so de-duplication is exact. Should two different rows ever
 share a hash (about one chance in 2^64 per pair), a new hash function is drawn and the store re-sorted.
 """
@@ -42,18 +42,32 @@ def argsort_hashes(h: np.ndarray) -> np.ndarray:
     return order[np.argsort(h[order], kind="stable")]
 
 
-def unique_first(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(h, return_index=True, return_inverse=True)[1:]`` for 64-bit hashes, via :func:`argsort_hashes`."""
-    if len(h) == 0:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    order = argsort_hashes(h)
-    ordered = h[order]
-    starts = np.empty(len(h), dtype=bool)
-    starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    inverse = np.empty(len(h), dtype=np.intp)
-    inverse[order] = np.cumsum(starts) - 1
-    return order[starts], inverse
+class Distinct:
+    """The distinct keys of a batch of 64-bit hashes ``h``: ``first`` lists the first row of each distinct key in
+    key order, ``sorted_hashes = h[first]``, and ``inverse`` (computed when first asked for: a scatter over every
+    row) maps each row to its key's place in ``first``. ``all_distinct`` says no key repeats."""
+
+    def __init__(self, h: np.ndarray) -> None:
+        self.hashes = h
+        self._order = argsort_hashes(h)
+        ordered = h[self._order]
+        repeats = ordered[1:] == ordered[:-1]
+        self.all_distinct = not repeats.any()
+        if self.all_distinct:
+            self._starts = None
+            self.first, self.sorted_hashes = self._order, ordered
+        else:
+            self._starts = np.concatenate(([True], ~repeats))
+            self.first, self.sorted_hashes = self._order[self._starts], ordered[self._starts]
+        self._inverse: np.ndarray | None = None
+
+    @property
+    def inverse(self) -> np.ndarray:
+        if self._inverse is None:
+            self._inverse = np.empty(len(self.hashes), dtype=np.intp)
+            n_first = np.arange(len(self.hashes)) if self._starts is None else np.cumsum(self._starts) - 1
+            self._inverse[self._order] = n_first
+        return self._inverse
 
 
 class AnswerStore:
@@ -106,18 +120,17 @@ class AnswerStore:
                 break
         self.hashes, self.slot, self.values, self.asked = hashes, order, values[order], asked[order]
 
-    def distinct(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Distinct rows of a batch: ``(hashes, first, inverse)``, ``hashes`` of every row, ``words[first]`` the
-        distinct rows (sorted by hash) and ``words[first][inverse] == words``."""
+    def distinct(self, words: np.ndarray) -> Distinct:
+        """The distinct rows of a batch (exact: rows sharing a hash are compared, and a collision draws a new hash
+        function): ``words[d.first]`` are the distinct rows in hash order, ``words[d.first][d.inverse] == words``."""
         while True:
-            h = self.hash(words)
-            first, inverse = unique_first(h)
-            if len(first) == len(h):  # every hash differs, so every row does: nothing to compare
-                return h, first, inverse
-            rep = first[inverse]
-            repeats = np.flatnonzero(rep != np.arange(len(h)))
+            d = Distinct(self.hash(words))
+            if d.all_distinct:  # every hash differs, so every row does: nothing to compare
+                return d
+            rep = d.first[d.inverse]
+            repeats = np.flatnonzero(rep != np.arange(len(words)))
             if np.array_equal(np.take(words, repeats, axis=0), np.take(words, rep[repeats], axis=0)):
-                return h, first, inverse
+                return d
             self._rehash()
 
     def locate(
