@@ -400,3 +400,18 @@ def test_bin_transform_is_the_q_ary_dft_either_way(q, b, p, work, monkeypatch):
     digits = all_digits(b, q)
     kernel = np.exp(-2j * np.pi * ((digits @ digits.T) % q) / q) / q**b  # [j, l]
     np.testing.assert_allclose(peeling.bin_transform(samples, q, b), kernel @ samples, atol=1e-12)
+
+
+@pytest.mark.parametrize(("q", "n"), [(3, 50), (16, 9), (17, 4)])
+def test_out_of_range_uint8_inputs_are_refused_before_the_model_runs(q, n):
+    """uint8 inputs are range-checked block by block as they are packed: a bad digit in the last block of a large
+    call still stops it before any model call."""
+    calls = []
+    engine = QaryQueryEngine(lambda z: calls.append(len(z)) or np.zeros(len(z)), n, q)
+    x = np.random.default_rng(0).integers(0, q, size=(30_000, n)).astype(np.uint8)
+    x[-1, -1] = q
+    with pytest.raises(ValueError, match=f"0..{q - 1}"):
+        engine(x)
+    with pytest.raises(ValueError, match=f"0..{q - 1}"):
+        engine.seen(x)
+    assert not calls and engine.n_queries == 0

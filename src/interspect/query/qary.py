@@ -50,12 +50,16 @@ class QaryQueryEngine(QueryEngine):
         )
 
     def _validate(self, x: np.ndarray) -> np.ndarray:
+        """Inputs as ``uint8``; a ``uint8`` matrix passes as it is, its digits checked while :meth:`_words` packs
+        them (block by block, in cache: one pass over a large design instead of two)."""
         arr = np.asarray(x)
         if arr.ndim == 2 and arr.dtype == np.uint8 and arr.shape[1] == self.n_features:
-            if arr.size and arr.max() >= self.q:
-                raise ValueError(f"inputs must lie in 0..{self.q - 1}; found values up to {arr.max()}")
             return arr
         return check_inputs(arr, self.n_features, self.q).astype(np.uint8)
+
+    def _check_digits(self, digits: np.ndarray) -> None:
+        if digits.size and self.q < 256 and digits.max() >= self.q:
+            raise ValueError(f"inputs must lie in 0..{self.q - 1}; found values up to {digits.max()}")
 
     def _n_words(self) -> int:
         n_bytes = -(-self.n_features * self._bits // 8)
@@ -70,6 +74,7 @@ class QaryQueryEngine(QueryEngine):
         """
         p = 8 // self._bits
         if p == 1:  # a new array even when the digits are already whole words: the store keeps it
+            self._check_digits(x)
             words = pack_bytes(x)
             return words.copy() if np.may_share_memory(words, x) else words
         word = np.dtype(f"uint{8 * p}")
@@ -82,6 +87,7 @@ class QaryQueryEngine(QueryEngine):
         rows = max(1, _PACK_BYTES // (n_bytes * p))  # row blocks small enough to stay in cache
         scratch = np.empty((min(rows, len(x)), n_bytes), dtype=word)  # one buffer for every block's product
         for lo in range(0, len(x), rows):
+            self._check_digits(x[lo : lo + rows])
             block = _padded(x[lo : lo + rows], n_bytes * p).view(word)
             packed = np.multiply(block, factor, out=scratch[: len(block)])
             packed >>= shift

@@ -36,6 +36,16 @@ def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(inv, values.real, size) + 1j * np.bincount(inv, values.imag, size)
 
 
+def solve_normal_equations(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``gram⁻¹ rhs`` (least squares if singular); LAPACK gesv: small systems, where NumPy's low call overhead wins."""
+    if len(rhs) == 0:
+        return np.zeros(0, dtype=np.complex128)
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
 def _energy(u: np.ndarray) -> np.ndarray:
     """``Σ_p |u[:, p]|²`` of each bin."""
     parts = u.view(np.float64)  # real and imaginary parts side by side; einsum on complex input is slow
@@ -372,26 +382,22 @@ class Peeler:
         return float(self._energy.sum()) / self._total_energy if self._total_energy > 0 else 0.0
 
     # ------------------------------------------------------------------ refit
-    def refit(self, ks: np.ndarray) -> np.ndarray:
-        """Least-squares coefficients of frequencies ``ks`` from all bins.
+    def normal_equations(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gram matrix and right-hand side of the least-squares fit of frequencies ``ks`` to all bins.
 
         Each group-and-delay block of bins is a unitary (up to scale) transform of that block's queries, so
         this is the least-squares fit to the queries themselves, but the design is sparse: frequency ``k``
-        touches one bin per group and delay.
+        touches one bin per group and delay. A subset of ``ks`` is fitted by the sub-system of these.
         """
         if len(ks) == 0:
-            return np.zeros(0, dtype=np.complex128)
+            return np.zeros((0, 0), dtype=np.complex128), np.zeros(0, dtype=np.complex128)
         where = self.bins_of(ks)  # (K, C)
         sig = self.signatures(ks)  # (K, P)
         # frequencies a, b share the bin entries of group c exactly when they hash to the same bin there
         shared = (where[:, None, :] == where[None, :, :]).sum(axis=2)  # (K, K) groups in which they collide
         gram = shared * (sig.conj() @ sig.T)
         seen = self.u0[np.arange(self.n_groups)[None, :], where]  # (K, C, P) the bins each frequency lands in
-        rhs = np.matmul(seen, sig.conj()[:, :, None]).sum(axis=(1, 2))
-        try:
-            return np.linalg.solve(gram, rhs)  # LAPACK gesv: a small system, so NumPy's lower call overhead wins
-        except np.linalg.LinAlgError:
-            return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+        return gram, np.matmul(seen, sig.conj()[:, :, None]).sum(axis=(1, 2))
 
     def coefficient_noise(self) -> float:
         """Variance of a refitted coefficient from noise alone (the frequency is seen in ``C * P`` bin entries)."""

@@ -12,7 +12,7 @@ from scipy.special import chdtri
 from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform, unique_rows
 from .design import design_queries, offsets, plan_qsft, subsampling_matrices
-from .peeling import Peeler, bin_transform
+from .peeling import Peeler, bin_transform, solve_normal_equations
 
 PRUNE_REL = 1e-12  # coefficients below this fraction of the largest are numerical zeros
 
@@ -34,11 +34,10 @@ def conjugate_partners(rows: np.ndarray, q: int) -> np.ndarray:
     return where[inv[len(rows) :]]
 
 
-def _symmetric_refit(peeler: Peeler, support: np.ndarray, q: int) -> np.ndarray:
-    """Refit, then enforce ``F(-k) = conj(F(k))`` (the queried function is real)."""
-    coefs = peeler.refit(support)
-    partner = conjugate_partners(support, q)
-    return 0.5 * (coefs + np.conj(coefs[partner]))
+def _symmetric_solve(gram: np.ndarray, rhs: np.ndarray, support: np.ndarray, q: int) -> np.ndarray:
+    """Least-squares coefficients of ``support``, then ``F(-k) = conj(F(k))`` enforced (the function is real)."""
+    coefs = solve_normal_equations(gram, rhs)
+    return 0.5 * (coefs + np.conj(coefs[conjugate_partners(support, q)]))
 
 
 def fit_qsft(
@@ -91,7 +90,8 @@ def fit_qsft(
     peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
     found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
     support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
-    coefs = _symmetric_refit(peeler, support, q)
+    gram, rhs = peeler.normal_equations(support)
+    coefs = _symmetric_solve(gram, rhs, support, q)
     numerical_zero = PRUNE_REL * float(np.abs(coefs).max(initial=0.0))
     noise_floor = np.sqrt(peeler.coefficient_noise() * chdtri(2, alpha) / 2)
     keep = np.abs(coefs) > max(numerical_zero, noise_floor)
@@ -99,8 +99,8 @@ def fit_qsft(
         # dropping numerical zeros changes no other coefficient; dropping terms under the noise floor does
         refit = bool(np.any(np.abs(coefs[~keep]) > numerical_zero))
         support, coefs = support[keep], coefs[keep]
-        if refit:
-            coefs = _symmetric_refit(peeler, support, q)
+        if refit:  # the kept terms' sub-system of the same normal equations
+            coefs = _symmetric_solve(gram[np.ix_(keep, keep)], rhs[keep], support, q)
     decode_seconds = time.perf_counter() - decode_start
     info = {
         "b": plan.b,
