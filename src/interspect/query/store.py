@@ -9,6 +9,8 @@ share a hash (about one chance in 2^64 per pair), a new hash function is drawn a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -59,15 +61,12 @@ class Distinct:
         else:
             self._starts = np.concatenate(([True], ~repeats))
             self.first, self.sorted_hashes = self._order[self._starts], ordered[self._starts]
-        self._inverse: np.ndarray | None = None
 
-    @property
+    @functools.cached_property
     def inverse(self) -> np.ndarray:
-        if self._inverse is None:
-            self._inverse = np.empty(len(self.hashes), dtype=np.intp)
-            n_first = np.arange(len(self.hashes)) if self._starts is None else np.cumsum(self._starts) - 1
-            self._inverse[self._order] = n_first
-        return self._inverse
+        inverse = np.empty(len(self.hashes), dtype=np.intp)
+        inverse[self._order] = np.arange(len(self.hashes)) if self._starts is None else np.cumsum(self._starts) - 1
+        return inverse
 
 
 class AnswerStore:
