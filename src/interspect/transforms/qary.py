@@ -64,6 +64,15 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rows)[first].astype(np.int64), inverse.ravel()
 
 
+def conjugate_partners(rows: np.ndarray, q: int) -> np.ndarray:
+    """Index of ``-k mod q`` among ``rows`` for each row ``k`` (``-1`` where absent)."""
+    both = np.concatenate([rows, (-rows) % q])
+    _, inv = unique_rows(both)
+    where = np.full(len(both), -1)
+    where[inv[: len(rows)]] = np.arange(len(rows))
+    return where[inv[len(rows) :]]
+
+
 @functools.cache
 def roots_of_unity(q: int) -> np.ndarray:
     """``ω^t`` for ``t = 0 … q-1`` (exact ``±1``/``±i`` where they occur); a cached, read-only array."""
@@ -218,12 +227,7 @@ class SparseQaryTransform:
         """Whether the coefficients satisfy ``F(-k) = conj(F(k))``, i.e. the function is real-valued."""
         if len(self) == 0:
             return True
-        rows, neg = self.locations(), self.negated()
-        both = np.concatenate([rows, neg])
-        _, inv = unique_rows(both)
-        where = np.full(len(both), -1)
-        where[inv[: len(rows)]] = np.arange(len(rows))
-        partner = where[inv[len(rows) :]]
+        partner = conjugate_partners(self.locations(), self.q)
         scale = rtol * max(float(np.abs(self.coefs).max()), 1e-300)
         if np.any((partner < 0) & (np.abs(self.coefs) > scale)):
             return False

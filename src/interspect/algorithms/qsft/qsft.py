@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import chdtri
 
 from ...query.qary import QaryQueryEngine
-from ...transforms.qary import SparseQaryTransform, unique_rows
+from ...transforms.qary import SparseQaryTransform, conjugate_partners, unique_rows
 from .design import design_queries, offsets, plan_qsft, subsampling_matrices
 from .peeling import Peeler, bin_transform, solve_normal_equations
 
@@ -23,15 +23,6 @@ class QsftResult:
 
     transform: SparseQaryTransform
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def conjugate_partners(rows: np.ndarray, q: int) -> np.ndarray:
-    """Index of ``-k mod q`` among ``rows`` for each row (``-1`` where absent)."""
-    both = np.concatenate([rows, (-rows) % q])
-    _, inv = unique_rows(both)
-    where = np.full(len(both), -1)
-    where[inv[: len(rows)]] = np.arange(len(rows))
-    return where[inv[len(rows) :]]
 
 
 def _symmetric_solve(gram: np.ndarray, rhs: np.ndarray, support: np.ndarray, q: int) -> np.ndarray:
