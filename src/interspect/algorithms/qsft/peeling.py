@@ -188,8 +188,11 @@ class Peeler:
     def _phases(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``ω^{⟨k, o_r⟩}`` ``(N, R)`` and ``ω^{k_i}`` ``(N, n)``: a signature entry is ``ω^{⟨k, o_r⟩}`` times
         ``1`` (delay ``o_r``) or ``ω^{k_i}`` (delay ``o_r + e_i``)."""
-        base = np.rint(k.astype(np.float64) @ self.offs.T.astype(np.float64)).astype(np.int64)  # (N, R)
-        return self.omega[base % self.q], self.omega[k]
+        return self.omega[self._turns(k) % self.q], self.omega[k]
+
+    def _turns(self, k: np.ndarray) -> np.ndarray:
+        """``⟨k, o_r⟩`` ``(N, R)`` for each frequency and delay block, in units of ``2π / q`` (not reduced)."""
+        return np.rint(k.astype(np.float64) @ self.offs.T.astype(np.float64)).astype(np.int64)  # BLAS; exact
 
     def signatures(self, k: np.ndarray) -> np.ndarray:
         """``(N, P)`` values ``ω^{⟨k, d_p⟩}`` for frequencies ``k``."""
@@ -285,7 +288,7 @@ class Peeler:
         v = u.reshape(len(u), len(self.offs), n + 1)
         conj = self.omega.conj()
         sums = v[:, :, 0] + np.matmul(v[:, :, 1:], conj[det.k][:, :, None])[:, :, 0]  # (N, R) per-block sums
-        turns = det.k @ self.offs.T  # (N, R) phase of each block's offset, in units of 2π / q
+        turns = self._turns(det.k)  # (N, R) phase of each block's offset
         d_sums = np.take_along_axis(v[:, :, 1:], weakest[:, None, :], axis=2) * (conj[alt] - conj[was])[:, None, :]
         d_turns = self.offs.T[weakest] * (alt - was)[:, :, None]  # (N, L, R)
         patterns = (np.arange(1 << flips)[:, None] >> np.arange(flips)) & 1  # (2^L, L)
