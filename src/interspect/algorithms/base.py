@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,13 +43,45 @@ class FitResult:
     holdout: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def get_method(name: str) -> Callable[..., FitResult]:
-    """Resolve a registered method name to its ``fit_*`` function."""
-    key = name.lower().replace("-", "_")
+def method_key(name: object) -> str:
+    """The registry key of a method name (case and ``-``/``_`` insensitive), or a ValueError naming the choices."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a string, one of {sorted(METHODS)}; got {name!r}")
+    key = name.strip().lower().replace("-", "_")
     if key not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
-    module, func = METHODS[key].split(":")
+    return key
+
+
+def get_method(name: str) -> Callable[..., FitResult]:
+    """Resolve a registered method name to its ``fit_*`` function."""
+    module, func = METHODS[method_key(name)].split(":")
     return getattr(importlib.import_module(f"{__package__}.{module}"), func)
+
+
+#: parameters every ``fit_*`` receives from :func:`interspect.explain`, never user options
+COMMON_PARAMETERS = frozenset({"engine", "budget", "max_order", "random_state"})
+
+
+def method_options(fit: Callable[..., Any]) -> frozenset[str]:
+    """The keyword options a ``fit_*`` function accepts beyond the common ones."""
+    params = inspect.signature(fit).parameters.values()
+    return frozenset(
+        p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in COMMON_PARAMETERS
+    )
+
+
+def check_options(method: str, options: dict[str, Any], accepted: frozenset[str] | None = None) -> None:
+    """Raise a ValueError naming the valid options when ``options`` holds one that ``method`` does not take."""
+    valid = method_options(get_method(method)) if accepted is None else accepted
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        close = {u: difflib.get_close_matches(u, valid, n=1) for u in unknown}
+        hints = "".join(f" (did you mean {c[0]!r} for {u!r}?)" for u, c in close.items() if c)
+        raise ValueError(
+            f"method {method!r} has no option {', '.join(map(repr, unknown))}{hints};"
+            f" its options are: {', '.join(sorted(valid)) or 'none'}"
+        )
 
 
 def fourier_design(masks: np.ndarray, idx: np.ndarray) -> np.ndarray:
