@@ -1,17 +1,22 @@
-"""Singleton detection and peeling over all SPEX bins at once.
+"""Dominant-term detection and peeling over all SPEX bins at once, with a joint least-squares refit each round.
 
-A bin ``U_c(j)`` (a vector over the ``P + 1`` delays) is a *singleton* when one coefficient dominates it:
-``U_{c,p}(j) ≈ F(k) (-1)^{parity_p(k)}``. The sign pattern is a noisy BCH codeword whose message part is
-zero, so decoding it yields ``k``. A candidate is accepted only if it is *verified*: it hashes to the bin it
-came from (``M_c^T k = j``) and explains the bin up to the noise level (small residual). Accepted
-coefficients are subtracted from their bins in every group (peeling), which may turn multitons into
-singletons; rounds repeat until nothing new is found.
+A bin ``U_c(j)`` (a vector over the ``P + 1`` delays) holds ``sum_k F(k) (-1)^{parity_p(k)}`` over the
+coefficients ``k`` hashed to it. When one coefficient dominates, the signs of the bin are its BCH codeword
+with a few errors (the other coefficients flip some delays), so decoding yields ``k`` even in a *multiton*.
+A candidate is accepted when it is *verified*: it hashes back to its bin (``M_c^T k = j``), its degree is
+allowed, and it explains at least :data:`DOMINANT_SHARE` of the bin's energy (or leaves only noise).
+
+Accepting dominant terms of multitons, not only clean singletons, is what makes small designs work: at
+``2^b = 8`` bins per group and 20 coefficients nearly every bin is a multiton, so a singleton-only peeler
+stalls at once. Each round the coefficients of all supports found so far are refitted jointly by least
+squares on the original bins (exact once the support is complete, whatever the errors of the per-bin
+estimates), the residual bins are recomputed, and bins that changed are decoded again; rounds stop when no
+new support is found.
 
 Noise level: per bin, ``E`` is the mean energy and ``R_abs = E - mean(|U|)^2`` the residual that the best
 conceivable sign pattern would leave. Zero-tons have ``E ≈ σ²`` and clean singletons ``R_abs ≈ σ²``, so
-``σ²`` is read off a low quantile over bins of ``R_abs`` (signal-dominated bins) or ``E`` (the rest). ``R_abs`` also
-bounds every candidate's residual from below, so bins whose ``R_abs`` already fails the residual test are
-never decoded — this is what keeps multiton-heavy (non-sparse) inputs cheap.
+``σ²`` is read off a low quantile over bins of ``R_abs`` (signal-dominated bins) or ``E`` (the rest), again
+after every round (on noise-free data it falls to zero as the residual empties).
 """
 
 from __future__ import annotations
@@ -21,15 +26,22 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.special
 
+from ...transforms.sparse import PAD
 from .decoder import Decoded, chase_words, decode, hard_decisions
 from .design import Design
+from .refit import refit_bins
 
 NOISE_QUANTILE = 0.1  #: quantile of the per-bin noise estimates that sets the noise level
+#: share of its bin's energy a decoded term must explain to be peeled from a multiton; shapiq's SPEX
+#: ("multi-detect") peels a term leaving less than 90 % of the energy, i.e. explaining 10 %
+DOMINANT_SHARE = 0.1
+#: a bin is decoded again once its residual moved by more than this share of its energy since the last try
+CHANGE_SHARE = 1e-2
 
 
 @dataclass
 class PeelResult:
-    """Supports found (padded, possibly repeated across rounds; repeats add up) and their estimates."""
+    """Unique supports found (padded) and their jointly refitted coefficients."""
 
     idx: np.ndarray
     coefs: np.ndarray
@@ -45,7 +57,7 @@ class PeelResult:
 class Thresholds:
     noise: float
     zero: float  # a bin with mean energy below this is a zero-ton
-    residual: float  # a singleton must leave a mean residual below this
+    residual: float  # a clean singleton leaves a mean residual below this
 
 
 def _thresholds(bins: np.ndarray, z: float, eps: float) -> Thresholds:
@@ -86,19 +98,24 @@ def detect(
     *,
     max_degree: int,
     chase_depth: int,
+    share: float = DOMINANT_SHARE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decode bins ``rows`` ``(B, P+1)`` of groups ``groups`` at indices ``bins``.
 
-    Hard decoding first; rows it does not verify get a batch of Chase trials (``2^chase_depth`` test words
-    each) and keep the verified candidate with the largest correlation ``|mean_p U_p s_p(k)|``, i.e. the most
-    likely codeword. Returns ``(accepted, support, estimate, soft)`` per row.
+    Hard decoding first; rows whose hard decision is not a verified clean singleton get a batch of Chase
+    trials (``2^chase_depth`` test words each, trial 0 being the hard decision) and keep the verified
+    candidate with the largest correlation ``|mean_p U_p s_p(k)|``, i.e. the most likely dominant term.
+    A row is accepted when its candidate leaves at most the noise or at most ``1 - share`` of the row's
+    energy. Returns ``(accepted, support, estimate, soft)`` per row.
     """
     dec = decode(design.code, hard_decisions(rows))
     valid, estimate, residual = _score(design, rows, groups, bins, dec, max_degree)
-    accepted = valid & (residual <= limits.residual)
-    support = dec.support
+    bound = np.maximum(limits.residual, (1.0 - share) * np.mean(rows**2, axis=1))
+    clean = valid & (residual <= limits.residual)
+    accepted = valid & (residual <= bound)
+    support = dec.support.copy()
     soft = np.zeros(len(rows), dtype=bool)
-    retry = np.flatnonzero(~accepted)
+    retry = np.flatnonzero(~clean)
     if chase_depth > 0 and len(retry):
         words, owner = chase_words(rows[retry], chase_depth)
         trials = words.shape[0] // len(retry)
@@ -107,12 +124,26 @@ def detect(
         cvalid, cest, cres = _score(design, rows[owner_rows], groups[owner_rows], bins[owner_rows], cdec, max_degree)
         best = np.argmax(np.where(cvalid, np.abs(cest), -1.0).reshape(len(retry), trials), axis=1)
         pick = np.arange(len(retry)) * trials + best
-        ok = cvalid[pick] & (cres[pick] <= limits.residual)
+        ok = cvalid[pick] & (cres[pick] <= bound[retry])
         hit = retry[ok]
-        accepted[hit], soft[hit] = True, True
-        support = support.copy()
+        soft[hit] = ~accepted[hit] | np.any(cdec.support[pick[ok]] != support[hit], axis=1)
+        accepted[hit] = True
         support[hit], estimate[hit] = cdec.support[pick[ok]], cest[pick[ok]]
     return accepted, support, estimate, soft
+
+
+def _subtract(design: Design, current: np.ndarray, idx: np.ndarray, coefs: np.ndarray) -> None:
+    """``current -= `` the bins of the terms ``idx`` with coefficients ``coefs`` (in place, every group)."""
+    n_groups = current.shape[0]
+    hit_bins = design.bins_of(idx)  # (A, C)
+    delta = coefs[:, None, None] * design.signs_of(idx)[:, None, :]  # (A, 1, P+1)
+    group_idx = np.broadcast_to(np.arange(n_groups), hit_bins.shape)
+    np.add.at(current, (group_idx, hit_bins), -np.broadcast_to(delta, (*hit_bins.shape, delta.shape[-1])))
+
+
+def _merge(found: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Unique rows of ``found`` and ``new`` (padded supports of equal width, sorted ascending with PAD last)."""
+    return np.unique(np.vstack([found, new]), axis=0)
 
 
 def peel(
@@ -123,50 +154,57 @@ def peel(
     chase_depth: int = 0,
     noise_z: float = 3.0,
     max_rounds: int = 100,
+    share: float = DOMINANT_SHARE,
 ) -> PeelResult:
-    """Peel singletons off ``bins`` ``(C, 2^b, P + 1)`` until no verified singleton is left."""
-    current = np.array(bins, dtype=np.float64)
-    n_groups, size, _ = current.shape
+    """Peel dominant terms off ``bins`` ``(C, 2^b, P + 1)`` until a round finds no new support."""
+    original = np.asarray(bins, dtype=np.float64)
+    current = original.copy()
+    tried = np.zeros_like(current)  # each bin as it was when last decoded
+    n_groups = current.shape[0]
+    width = design.code.t
     start_energy = np.mean(current**2, axis=-1)
     eps = 1e-12 * float(start_energy.max(initial=0.0)) + 1e-300
     mean_part = n_groups * float(np.mean(current[:, 0, 0])) ** 2  # F(∅) sits in bin 0 of every group
     total = max(float(start_energy.sum()) - mean_part, 0.0) + eps
-    active = np.ones((n_groups, size), dtype=bool)
-    found_idx, found_coef = [], []
+    found = np.zeros((0, width), dtype=np.int64)
+    coefs = np.zeros(0)
     n_hard = n_soft = rounds = 0
     limits = _thresholds(current, noise_z, eps)
     while rounds < max_rounds:
         energy = np.mean(current**2, axis=-1)
-        r_abs = energy - np.mean(np.abs(current), axis=-1) ** 2
-        todo = active & (energy > limits.zero) & (r_abs <= limits.residual)
+        moved = np.mean((current - tried) ** 2, axis=-1) > CHANGE_SHARE * energy
+        todo = moved & (energy > limits.zero)
         if not todo.any():
             break
         rounds += 1
         groups, where = np.nonzero(todo)
-        accepted, support, estimate, soft = detect(
-            design, current[groups, where], groups, where, limits, max_degree=max_degree, chase_depth=chase_depth
+        accepted, support, _, soft = detect(
+            design,
+            current[groups, where],
+            groups,
+            where,
+            limits,
+            max_degree=max_degree,
+            chase_depth=chase_depth,
+            share=share,
         )
-        if not accepted.any():
+        tried[groups, where] = current[groups, where]
+        candidates = np.unique(np.where(support[accepted] < 0, PAD, support[accepted]), axis=0)
+        merged = _merge(found, candidates)
+        if len(merged) == len(found):
             break
         n_hard += int((accepted & ~soft).sum())
-        n_soft += int(soft.sum())
-        uniq, inverse = np.unique(support[accepted], axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        coef = np.bincount(inverse, weights=estimate[accepted]) / np.bincount(inverse)
-        hit_bins = design.bins_of(uniq)  # (A, C)
-        delta = coef[:, None, None] * design.signs_of(uniq)[:, None, :]  # (A, 1, P+1)
-        group_idx = np.broadcast_to(np.arange(n_groups), hit_bins.shape)
-        np.add.at(current, (group_idx, hit_bins), -np.broadcast_to(delta, (*hit_bins.shape, delta.shape[-1])))
-        active[:] = False
-        active[group_idx, hit_bins] = True
-        found_idx.append(uniq)
-        found_coef.append(coef)
+        n_soft += int((accepted & soft).sum())
+        found = merged
+        coefs = refit_bins(design, original, found).coefs
+        current = original.copy()
+        _subtract(design, current, found, coefs)
         limits = _thresholds(current, noise_z, eps)
     energy = np.mean(current**2, axis=-1)
     unresolved = energy > limits.zero
     return PeelResult(
-        idx=np.vstack(found_idx) if found_idx else np.zeros((0, design.code.t), dtype=np.int64),
-        coefs=np.concatenate(found_coef) if found_coef else np.zeros(0),
+        idx=found,
+        coefs=coefs,
         noise=limits.noise,
         rounds=rounds,
         n_hard=n_hard,
