@@ -75,11 +75,11 @@ def _peak_mb() -> float:
 
 
 def _ours(f, cfg: dict) -> tuple:
-    from interspect.algorithms.qsft import explain_qary
+    from interspect import explain_qary
 
     robust = cfg["method"] == "interspect" and cfg["R"] > 1
     expl = explain_qary(
-        f, cfg["n"], cfg["q"], random_state=cfg["seed"], noise_robust=robust, n_groups=cfg["C"],
+        f, cfg["n"], cfg["q"], random_state=cfg["seed"], holdout=0, noise_robust=robust, n_groups=cfg["C"],
         n_repeats=cfg["R"], sparsity=cfg["design_S"], batch_size=4096,
     )  # fmt: skip
     t = expl.transform

@@ -55,9 +55,9 @@ def bench_cli(args: list[str], label: str) -> None:
         subprocess.run(command, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - start
         expl = Explanation.from_json(out.read_text())
-    r2, kind = expl.faithfulness["r2"], expl.faithfulness["kind"]
+    r2, kind = expl.faithfulness.r2, expl.faithfulness.kind
     r2_text = "n/a" if r2 is None else f"{r2:.3f} ({kind})"
-    queries = f"{expl.n_queries} + {expl.info.get('holdout_queries', 0)}"
+    queries = f"{expl.n_fit_queries} + {expl.n_heldout_queries}"
     print(
         f"| {label} | {expl.n_features} | {method_label(expl)} | {queries} | {r2_text} | {wall:.1f} |"
         f" {expl.timing['model_s']:.1f} | {expl.timing['algorithm_s']:.2f} |"

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from interspect import Explanation, SparseTransform
+from interspect import Explanation, Faithfulness, SparseTransform
 from interspect.transforms.exact import all_masks
 
 
@@ -34,14 +34,14 @@ def test_top_keeps_duplicate_names_apart():
 
 def test_json_round_trip_preserves_everything():
     _, expl = _planted()
-    expl.faithfulness = {"r2": np.float64(0.97), "kind": "heldout", "n_masks": 100}
+    expl.faithfulness = Faithfulness(float(np.float64(0.97)), "heldout", 100)
     expl.info = {"b": np.int64(6), "note": "x"}
     text = expl.to_json()
     json.loads(text)
     back = Explanation.from_json(text)
     assert back.fourier.to_dict() == pytest.approx(expl.fourier.to_dict())
     assert back.feature_names == expl.feature_names
-    assert back.faithfulness["r2"] == pytest.approx(0.97) and back.info["b"] == 6
+    assert back.faithfulness == expl.faithfulness and back.info["b"] == 6
     np.testing.assert_allclose(back.predict(all_masks(4)), expl.predict(all_masks(4)))
 
 
@@ -51,5 +51,9 @@ def test_bad_construction_is_rejected():
         Explanation(fourier, feature_names=["a"])
     with pytest.raises(ValueError, match="Fourier"):
         Explanation(fourier.to_mobius())
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(ValueError, match="not an interspect explanation"):
         Explanation.from_dict({"format_version": 99})
+    with pytest.raises(ValueError, match="version"):
+        Explanation.from_dict({"format": "interspect.explanation", "version": 99})
+    with pytest.raises(ValueError, match="JSON object"):
+        Explanation.from_json("[1, 2]")

@@ -54,7 +54,7 @@ def test_recovers_the_exact_transform_of_a_lexicon_scorer():
     np.testing.assert_array_equal(got.locations(), oracle.locations())
     np.testing.assert_allclose(got.coefs, oracle.coefs, atol=1e-9)
     assert expl.n_queries < 4**vf.n_features / 4
-    assert expl.faithfulness["r2"] == pytest.approx(1.0)
+    assert expl.faithfulness.r2 == pytest.approx(1.0)
     assert expl.metadata["text"] == text
     # "not" (2) x "good" (3) is the only interaction; "good", "not" and "fine" carry the variance
     assert list(expl.pair_importance()) == [(2, 3)]
@@ -70,7 +70,7 @@ def test_vader_scorer_end_to_end():
     values = vf(x)
     assert values.shape == (len(x),) and np.all(np.abs(values) <= 1)
     expl = explain_text_qary(text, vader_scorer(), alts, random_state=0, noise_robust=True, sparsity=60, holdout=500)
-    assert expl.faithfulness["r2"] > 0.8
+    assert expl.faithfulness.r2 > 0.8
     top_features = set(np.argsort(-expl.feature_importance())[:3])
     assert {3, 4} <= top_features  # "not" and "great"
     assert next(iter(expl.pair_importance())) == (3, 4)

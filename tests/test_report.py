@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from interspect import Explanation, SparseTransform
+from interspect import Explanation, Faithfulness, SparseTransform
 from interspect.report import format_top_table, plot_explanation, render_html, save_png, write_html
 from interspect.report.html import NEGATIVE_RGB, POSITIVE_RGB, first_order_attributions, unit_colors
 
@@ -27,10 +27,10 @@ def planted_explanation(units=None, **metadata) -> Explanation:
         mobius.to_fourier(),
         feature_names=units,
         method="exact",
-        n_queries=64,
-        faithfulness={"r2": 0.987, "kind": "heldout", "n_masks": 40},
+        n_fit_queries=24,
+        n_heldout_queries=40,
+        faithfulness=Faithfulness(0.987, "heldout", 40),
         timing={"model_s": 1.5, "algorithm_s": 0.25, "total_s": 1.8},
-        info={"holdout_queries": 40},
         metadata=metadata,
     )
 
@@ -89,7 +89,7 @@ def test_html_shades_units_by_shapley_and_draws_interactions():
     # the three interactions of order >= 2 are drawn (one svg row each) and listed, strongest first
     assert re.findall(r'<g class="ix" data-units="([\d ]+)"', page) == ["2 3", "0 2 5", "1 4"]
     assert re.findall(r'<tr data-units="([\d ]+)"', page) == ["2 3", "0 2 5", "1 4"]
-    for needle in ("Is it good?", "positive", "0.987 (heldout, 40 masks)", "+40 held out", "model 1.50 s"):
+    for needle in ("Is it good?", "positive", "0.987 (heldout, 40 masks)", "incl. 40 held out", "model 1.50 s"):
         assert needle in page
 
 

@@ -47,6 +47,10 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _holdout(text: str) -> int | str:
+    return text if text == "auto" else _non_negative_int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interspect", description="Find the feature interactions behind a model's output."
@@ -93,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
         "--holdout",
-        type=_non_negative_int,
-        default=64,
-        help="extra random masks on which held-out R² is measured (default 64; 0 to skip)",
+        type=_holdout,
+        default="auto",
+        help="masks of the budget set aside to measure held-out R² (default auto: a tenth, at most 500; 0 to skip)",
     )
     fit.add_argument("--cache", type=Path, help="SQLite file caching model answers; a rerun resumes from it")
     fit.add_argument(
@@ -168,12 +172,12 @@ def _print_summary(expl: Any, top_k: int) -> None:
     print(format_top_table(expl, top_k))
     print()
     faith = expl.faithfulness
-    if faith.get("r2") is None:
+    if faith.r2 is None:
         print("faithfulness: not measured (use --holdout N)")
     else:
-        print(f"faithfulness: R² = {faith['r2']:.3f} ({faith['kind']}, {faith['n_masks']} masks)")
-    holdout = expl.info.get("holdout_queries", 0)
-    extra = f" + {holdout} held out" if holdout else ""
+        print(f"faithfulness: R² = {faith.r2:.3f} ({faith.kind}, {faith.n_masks} masks)")
+    holdout = expl.n_heldout_queries
+    extra = f" ({expl.n_fit_queries} fitted + {holdout} held out)" if holdout else ""
     print(f"method: {method_label(expl, reason=True)}   queries: {expl.n_queries}{extra}")
     timing = expl.timing
     print(
@@ -241,14 +245,14 @@ def _explain(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from .explanation import Explanation
+    from .explanation import load
 
     try:
-        expl = Explanation.from_json(args.json_in.read_text(encoding="utf-8"))
+        expl = load(args.json_in)
     except FileNotFoundError:
         raise CLIError(f"explanation file not found: {args.json_in}") from None
-    except (KeyError, TypeError) as exc:
-        raise CLIError(f"{args.json_in} is not an interspect explanation (missing {exc})") from None
+    except ValueError as exc:
+        raise CLIError(f"{args.json_in}: {exc}") from None
     _print_header(expl.metadata, expl.n_features)
     _print_summary(expl, args.top)
     _write_outputs(expl, args)

@@ -27,6 +27,10 @@ METHODS: dict[str, str] = {
     "qsft": "qsft.binary:fit_qsft_binary",
     "auto": "auto:fit_auto",
 }
+#: methods for q-ary inputs (``explain(..., q=...)``): ``auto`` is q-SFT there
+QARY_METHODS: dict[str, str] = {"auto": "qsft.qsft:fit_qsft", "qsft": "qsft.qsft:fit_qsft"}
+#: the methods ``auto`` may hand over to; its options are theirs too
+AUTO_SUBMETHODS = ("exact", "proxyspex", "spex")
 
 
 @dataclass
@@ -53,9 +57,12 @@ def method_key(name: object) -> str:
     return key
 
 
-def get_method(name: str) -> Callable[..., FitResult]:
-    """Resolve a registered method name to its ``fit_*`` function."""
-    module, func = METHODS[method_key(name)].split(":")
+def get_method(name: str, qary: bool = False) -> Callable[..., FitResult]:
+    """Resolve a registered method name to its ``fit_*`` function (``qary``: among the q-ary methods)."""
+    key = method_key(name)
+    if qary and key not in QARY_METHODS:
+        raise ValueError(f"q-ary inputs are explained by {sorted(QARY_METHODS)}, not method={name!r}")
+    module, func = (QARY_METHODS if qary else METHODS)[key].split(":")
     return getattr(importlib.import_module(f"{__package__}.{module}"), func)
 
 
@@ -71,9 +78,18 @@ def method_options(fit: Callable[..., Any]) -> frozenset[str]:
     )
 
 
-def check_options(method: str, options: dict[str, Any], accepted: frozenset[str] | None = None) -> None:
+def accepted_options(method: str, qary: bool = False) -> frozenset[str]:
+    """Every option ``method`` takes; for ``auto`` also those it routes to the methods it may choose."""
+    accepted = method_options(get_method(method, qary))
+    if method_key(method) == "auto" and not qary:
+        for sub in AUTO_SUBMETHODS:
+            accepted |= method_options(get_method(sub))
+    return accepted
+
+
+def check_options(method: str, options: dict[str, Any], qary: bool = False) -> None:
     """Raise a ValueError naming the valid options when ``options`` holds one that ``method`` does not take."""
-    valid = method_options(get_method(method)) if accepted is None else accepted
+    valid = accepted_options(method, qary)
     unknown = sorted(set(options) - valid)
     if unknown:
         close = {u: difflib.get_close_matches(u, valid, n=1) for u in unknown}

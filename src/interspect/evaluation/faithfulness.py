@@ -43,7 +43,7 @@ def r2_dense(values_all_masks: np.ndarray, estimate: SparseTransform) -> float:
     n = estimate.n_features
     if values.shape != (1 << n,):
         raise ValueError(f"expected 2^{n} = {1 << n} values (one per mask, bitmask order), got {values.shape}")
-    return _r2_values(values, estimate.predict(all_masks(n)))
+    return r2_values(values, estimate.predict(all_masks(n)))
 
 
 def r2_heldout(estimate: SparseTransform, masks: np.ndarray, values: np.ndarray) -> float:
@@ -52,10 +52,12 @@ def r2_heldout(estimate: SparseTransform, masks: np.ndarray, values: np.ndarray)
     masks = np.asarray(masks)
     if masks.ndim != 2 or masks.shape[0] != len(values) or len(values) < 2:
         raise ValueError(f"need >= 2 masks and one value per mask, got masks {masks.shape}, values {values.shape}")
-    return _r2_values(values, estimate.predict(masks))
+    return r2_values(values, estimate.predict(masks))
 
 
-def _r2_values(values: np.ndarray, predicted: np.ndarray) -> float:
-    residual = predicted - values
+def r2_values(values: np.ndarray, predicted: np.ndarray) -> float:
+    """R² of ``predicted`` against ``values``, centred on the mean of ``values``."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    residual = np.asarray(predicted, dtype=np.float64).ravel() - values
     centred = values - values.mean()
     return _r2(float(residual @ residual), float(centred @ centred))

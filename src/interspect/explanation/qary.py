@@ -1,4 +1,4 @@
-"""The result of :func:`~interspect.algorithms.qsft.api.explain_qary`: a sparse q-ary surrogate with provenance."""
+"""The explanation of a function of q-ary inputs: a sparse q-ary Fourier surrogate with provenance."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ...explanation import ExplanationRecord
-from ...transforms.qary import SparseQaryTransform
-
-_FORMAT_VERSION = 1
+from ..contracts import Faithfulness
+from ..transforms.qary import SparseQaryTransform
+from .base import BaseExplanation
 
 
 class QaryTerm(NamedTuple):
@@ -21,27 +20,37 @@ class QaryTerm(NamedTuple):
     coef: complex
 
 
-class QaryExplanation(ExplanationRecord):
+class QaryExplanation(BaseExplanation):
     """A sparse q-ary Fourier surrogate of a value function on ``Z_q^n``.
 
     Importances are variance decompositions under uniform inputs (each feature equally likely to take any of
     its ``q`` values): see :meth:`SparseQaryTransform.feature_importance` and ``pair_importance``.
     """
 
+    kind = "qary"
+
     def __init__(
         self,
         transform: SparseQaryTransform,
         *,
         feature_names: list[str] | None = None,
-        n_queries: int = 0,
-        faithfulness: dict[str, Any] | None = None,
+        method: str = "qsft",
+        n_fit_queries: int = 0,
+        n_heldout_queries: int = 0,
+        faithfulness: Faithfulness | dict[str, Any] | None = None,
         timing: dict[str, float] | None = None,
         info: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
     ) -> None:
+        if not isinstance(transform, SparseQaryTransform):
+            raise ValueError("a QaryExplanation is built from a SparseQaryTransform")
         self.transform = transform
         self.q = transform.q
-        self._set_record(transform.n_features, feature_names, "qsft", n_queries, faithfulness, timing, info, metadata)
+        self._set_record(
+            transform.n_features, feature_names, method, n_fit_queries, n_heldout_queries,
+            faithfulness, timing, info, metadata, warnings,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return (
@@ -79,33 +88,24 @@ class QaryExplanation(ExplanationRecord):
         ]
 
     # ------------------------------------------------------------------ serialisation
-    def to_dict(self) -> dict[str, Any]:
+    def _surrogate_dict(self) -> dict[str, Any]:
+        top = self.top(20)
         return {
-            "format": "interspect.qary_explanation",
-            "version": _FORMAT_VERSION,
-            "n_features": self.n_features,
             "q": self.q,
-            "feature_names": self.feature_names,
-            "method": self.method,
-            "n_queries": self.n_queries,
-            "faithfulness": self.faithfulness,
-            "timing": self.timing,
-            "info": self.info,
-            "metadata": self.metadata,
             "transform": self.transform.to_records(),
+            "feature_importance": self.feature_importance().tolist(),
+            "top": [
+                {
+                    "features": list(t.features),
+                    "names": list(t.names),
+                    "digits": list(t.digits),
+                    "value": [t.coef.real, t.coef.imag],
+                }
+                for t in top
+            ],
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QaryExplanation:
-        if data.get("format") != "interspect.qary_explanation":
-            raise ValueError("not a q-ary explanation")
+    def _from_surrogate(cls, data: dict[str, Any], record: dict[str, Any]) -> QaryExplanation:
         transform = SparseQaryTransform.from_records(data["transform"], int(data["n_features"]), int(data["q"]))
-        return cls(
-            transform,
-            feature_names=data.get("feature_names"),
-            n_queries=data.get("n_queries", 0),
-            faithfulness=data.get("faithfulness"),
-            timing=data.get("timing"),
-            info=data.get("info"),
-            metadata=data.get("metadata"),
-        )
+        return cls(transform, **record)

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..algorithms.qsft.api import explain_qary
-from ..algorithms.qsft.explanation import QaryExplanation
+from ..explanation import QaryExplanation
 from ..transforms.qary import check_inputs
 
 Scorer = Callable[[list[str]], Sequence[float]]
@@ -113,7 +112,9 @@ def explain_text_qary(
     **kwargs: Any,
 ) -> QaryExplanation:
     """q-SFT explanation of ``scorer`` on ``text`` with words kept / removed / replaced (``kwargs`` go to
-    :func:`~interspect.algorithms.qsft.api.explain_qary`)."""
+    :func:`~interspect.explain` with ``q``)."""
     vf = QaryTextValueFunction(text, scorer, alternatives, removed=removed)
     metadata = dict(kwargs.pop("metadata", None) or {}, text=" ".join(vf.words), states=vf.choices.tolist())
+    from ..api import explain_qary
+
     return explain_qary(vf, vf.n_features, vf.q, feature_names=vf.feature_names, metadata=metadata, **kwargs)

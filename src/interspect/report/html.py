@@ -210,15 +210,15 @@ def _stats(explanation: Explanation) -> list[tuple[str, str]]:
     info, meta = explanation.info, explanation.metadata
     request = meta.get("request") or {}
     faith = explanation.faithfulness
-    r2 = faith.get("r2")
-    r2_text = "not measured" if r2 is None else f"{r2:.3f} ({faith.get('kind')}, {faith.get('n_masks')} masks)"
+    r2 = faith.r2
+    r2_text = "not measured" if r2 is None else f"{r2:.3f} ({faith.kind}, {faith.n_masks} masks)"
     budget = request.get("budget", info.get("budget"))
-    holdout = info.get("holdout_queries", 0)
+    holdout = explanation.n_heldout_queries
     timing = explanation.timing
     rows = [
         ("method", method_label(explanation, reason=True)),
         ("budget", "method default" if budget is None else str(budget)),
-        ("model queries", f"{explanation.n_queries}" + (f" (+{holdout} held out for R²)" if holdout else "")),
+        ("model queries", f"{explanation.n_queries}" + (f" (incl. {holdout} held out for R²)" if holdout else "")),
         ("faithfulness R²", r2_text),
         (
             "time",

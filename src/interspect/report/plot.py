@@ -39,7 +39,7 @@ def plot_explanation(
     ax.set_yticks(range(len(values)), labels)
     ax.axvline(0.0, color="0.3", linewidth=0.8)
     ax.set_xlabel(f"{index} value")
-    r2 = explanation.faithfulness.get("r2")
+    r2 = explanation.faithfulness.r2
     r2_text = "" if r2 is None else f", R² {r2:.2f}"
     ax.set_title(f"{method_label(explanation)}: {explanation.n_queries} queries{r2_text}")
     return ax

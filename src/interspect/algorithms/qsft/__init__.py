@@ -2,13 +2,10 @@
 
 ``query`` (batched, de-duplicated, accounted access to a q-ary value function), ``design`` (subsampling
 matrices, delays, budget planner), ``peeling`` (bin transforms, singleton detection, peeling, refit),
-``qsft`` (the fit), ``explanation`` and ``api`` (``explain_qary``).
+``qsft`` (the fit). Users call :func:`interspect.explain` with ``q=`` (or ``interspect.explain_qary``).
 """
 
-from ...query.qary import QaryQueryEngine
-from .api import explain_qary
 from .design import QsftPlan, plan_qsft
-from .explanation import QaryExplanation
 from .qsft import fit_qsft
 
-__all__ = ["QaryExplanation", "QaryQueryEngine", "QsftPlan", "explain_qary", "fit_qsft", "plan_qsft"]
+__all__ = ["QsftPlan", "fit_qsft", "plan_qsft"]
