@@ -181,3 +181,44 @@ def test_progress_bar_only_when_asked(progress, capsys):
     assert ("model queries" in shown) == progress
     if progress:
         assert "0/6 [" in shown and "mask" in shown  # sized by the masks to evaluate, counted in masks
+
+
+class FakeClock:
+    """A stand-in for time.monotonic that moves only when a test moves it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_time_limit_stops_between_batches_and_keeps_the_answers(monkeypatch, tmp_path, cache):
+    import interspect.query.engine as engine_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(engine_module.time, "monotonic", clock)
+    model = Counting()
+
+    def slow(masks):
+        clock.now += 1.0
+        return model(masks)
+
+    db = tmp_path / "c.sqlite" if cache else None
+    engine = QueryEngine(slow, 10, batch_size=10, time_limit=2.5, cache=db, cache_key="slow")
+    x = np.unique(_masks(100, 10, seed=3), axis=0)
+    with pytest.raises(QueryError, match=r"time_limit=2.5s reached after 3.0s: 30 of \d+ new masks"):
+        engine(x)
+    assert engine.n_evaluated == model.n_masks == 30
+    engine.close()
+    if cache:  # a rerun resumes where the limit stopped the first one
+        again = QueryEngine(model, 10, batch_size=10, cache=db, cache_key="slow")
+        np.testing.assert_allclose(again(x), Counting()(x))
+        assert model.n_masks == len(x) and again.n_evaluated == len(x) - 30
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_time_limit_must_be_positive(bad):
+    with pytest.raises(ValueError, match="time_limit"):
+        QueryEngine(lambda m: m.sum(1), 4, time_limit=bad)

@@ -115,6 +115,10 @@ class QueryEngine:
         Fingerprint of the value function and its input. Defaults to ``value_function.fingerprint``.
     progress : bool, optional
         Show a progress bar with ETA; by default only when stderr is a terminal.
+    time_limit : float, optional
+        Wall-clock seconds the engine may run, counted from its creation: past them the next batch raises a
+        :class:`QueryError` instead of calling the model (answers so far are kept, and cached), so a slow or
+        stalling model ends a run in bounded time. ``None``: no limit.
     """
 
     unit = "mask"
@@ -128,6 +132,7 @@ class QueryEngine:
         cache: str | Path | None = None,
         cache_key: str | None = None,
         progress: bool | None = None,
+        time_limit: float | None = None,
     ) -> None:
         if not callable(value_function):
             raise TypeError(f"value_function must be callable: {self.unit}s (m, n) -> values (m,)")
@@ -139,6 +144,10 @@ class QueryEngine:
         self.n_features = int(n_features)
         self.batch_size = int(batch_size)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        if time_limit is not None and not float(time_limit) > 0:
+            raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+        self.time_limit = None if time_limit is None else float(time_limit)
+        self._started = time.monotonic()
         self._store = AnswerStore(self._n_words())
         self.n_evaluated = 0
         self.model_time = 0.0
@@ -211,19 +220,16 @@ class QueryEngine:
         first = batch.first
         pos, found = self._store.locate(words, batch.sorted_hashes, rows=first)
         if not found.all():
-            salt, was_empty = self._store.salt, len(self._store) == 0
+            was_empty = len(self._store) == 0
             # the model may write into its batches: they are slices of x only where nobody else reads x
             owned = scratch or not (isinstance(masks, np.ndarray) and np.may_share_memory(x, masks))
             new = ~found
             answers = self._evaluate(x, first[new], batch.sorted_hashes[new], words, owned)
-            if self._store.salt != salt:  # a hash collision made the store draw a new hash function
-                pos, _ = self._store.locate(words, rows=first)
-            elif was_empty and len(self._store) == len(first):  # the store is these rows, in hash order
+            if was_empty and len(self._store) == len(first):  # the store is these rows, in their order in first
                 self._store.asked[:] = True
                 # a first call of distinct rows: the answers are in input order already
                 return answers if batch.all_distinct else self._store.values[batch.inverse]
-            else:
-                pos = self._store.positions(batch.sorted_hashes)
+            pos = self._store.positions(words, batch.sorted_hashes, first)
         self._store.asked[pos] = True
         return self._store.values[pos][batch.inverse]
 
@@ -252,6 +258,7 @@ class QueryEngine:
         done = 0
         try:
             for lo in range(0, len(todo), self.batch_size):
+                self._check_time(done, len(todo))
                 batch = todo[lo : lo + self.batch_size]
                 contiguous = batch[-1] - batch[0] == len(batch) - 1
                 if contiguous:
@@ -273,6 +280,18 @@ class QueryEngine:
             self.n_evaluated += done
             bar.close()
         return answered
+
+    def _check_time(self, done: int, total: int) -> None:
+        """Raise a :class:`QueryError` once the engine has run longer than ``time_limit``."""
+        if self.time_limit is None:
+            return
+        elapsed = time.monotonic() - self._started
+        if elapsed > self.time_limit:
+            kept = " (kept in the cache: rerun to resume)" if self.disk is not None else ""
+            raise QueryError(
+                f"time_limit={self.time_limit:g}s reached after {elapsed:.1f}s: {done} of {total} new {self.unit}s "
+                f"of this call were answered{kept}"
+            )
 
     def _call_model(self, batch: np.ndarray) -> np.ndarray:
         start = time.perf_counter()

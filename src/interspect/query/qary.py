@@ -42,11 +42,18 @@ class QaryQueryEngine(QueryEngine):
         cache: str | Path | None = None,
         cache_key: str | None = None,
         progress: bool | None = None,
+        time_limit: float | None = None,
     ) -> None:
         self.q = check_q(q)
         self._bits = next(b for b in (1, 2, 4, 8) if self.q <= 1 << b)  # bits per digit
         super().__init__(
-            value_function, n_features, batch_size=batch_size, cache=cache, cache_key=cache_key, progress=progress
+            value_function,
+            n_features,
+            batch_size=batch_size,
+            cache=cache,
+            cache_key=cache_key,
+            progress=progress,
+            time_limit=time_limit,
         )
 
     def _validate(self, x: np.ndarray) -> np.ndarray:

@@ -2,9 +2,12 @@
 
 Each input row arrives packed into ``W`` 64-bit words (bit-packed masks, digit-packed q-ary inputs). Rows are
 kept sorted by a 64-bit hash of their words, so finding repeats within a batch is one sort of integers and
-looking a batch up is one ``searchsorted``, whatever ``W`` is. Hashes only propose matches: rows
-with equal hashes are compared word by word, so de-duplication is exact. Should two different rows ever
-share a hash (about one chance in 2^64 per pair), a new hash function is drawn and the store re-sorted.
+looking a batch up is one ``searchsorted``, whatever ``W`` is. Hashes only propose matches: rows sharing a
+hash are always compared word by word, and two different rows that share one (a collision) simply sit next
+to each other, ordered by their words. So de-duplication is exact by construction, whatever the hash, and no
+loop waits for hashes to come out distinct. The hash only decides speed: with one word it is a bijection
+(no collision at all), with more it mixes every word through two multiplications, so no pattern of bit
+differences collides for every input.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import functools
 
 import numpy as np
 
-_GOLDEN = 0x9E3779B97F4A7C15
+# Odd 64-bit constants of SplitMix64 (Steele, Lea & Flood 2014): a multiply by either is a bijection.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 _FINAL = np.uint64(0x94D049BB133111EB)
+_SHIFT = np.uint64(32)
 
 
 def pack_bytes(rows: np.ndarray) -> np.ndarray:
@@ -27,6 +32,24 @@ def pack_bytes(rows: np.ndarray) -> np.ndarray:
     padded = np.zeros((len(rows), max(width, 8)), dtype=np.uint8)
     padded[:, : rows.shape[1]] = rows
     return padded.view(np.uint64)
+
+
+def hash_rows(words: np.ndarray) -> np.ndarray:
+    """64-bit hash of each ``(m, W)`` row. Each word is absorbed by ``h = M2·xs(M1·(h ^ w))`` with ``xs(x) =
+    x ^ (x >> 32)``: every step is invertible (rows differing in one word never collide), and the second
+    multiply turns the one bit difference a multiply passes on unchanged (the top bit) into a carry-dependent
+    one, which a later word cannot cancel for every input."""
+    h = np.full(len(words), _GOLDEN, dtype=np.uint64)
+    scratch = np.empty_like(h)
+    for j in range(words.shape[1]):
+        h ^= words[:, j]
+        h *= _MIX
+        np.right_shift(h, _SHIFT, out=scratch)
+        h ^= scratch
+        h *= _FINAL
+    np.right_shift(h, _SHIFT, out=scratch)
+    h ^= scratch
+    return h
 
 
 def argsort_hashes(h: np.ndarray) -> np.ndarray:
@@ -44,23 +67,59 @@ def argsort_hashes(h: np.ndarray) -> np.ndarray:
     return order[np.argsort(h[order], kind="stable")]
 
 
-class Distinct:
-    """The distinct keys of a batch of 64-bit hashes ``h``: ``first`` lists the first row of each distinct key in
-    key order, ``sorted_hashes = h[first]``, and ``inverse`` (computed when first asked for: a scatter over every
-    row) maps each row to its key's place in ``first``. ``all_distinct`` says no key repeats."""
+def _rows_equal(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether ``left[i]`` and ``right[i]`` are equal rows, for each ``i`` (one test when they all are)."""
+    equal = left == right
+    return np.ones(len(left), dtype=bool) if equal.all() else equal.all(axis=1)
 
-    def __init__(self, h: np.ndarray) -> None:
+
+class Distinct:
+    """The distinct rows of a batch: ``first`` lists the first row of each distinct row in (hash, words) order,
+    ``sorted_hashes = h[first]`` (non-decreasing; equal only for different rows that collide), and ``inverse``
+    (computed when first asked for: a scatter over every row) maps each row to its place in ``first``.
+    ``all_distinct`` says no row repeats; ``collisions`` counts distinct rows that share their hash with the
+    previous one.
+
+    Without ``words`` the hashes themselves are the keys (for keys known to be collision-free).
+    """
+
+    def __init__(self, h: np.ndarray, words: np.ndarray | None = None) -> None:
         self.hashes = h
-        self._order = argsort_hashes(h)
-        ordered = h[self._order]
-        repeats = ordered[1:] == ordered[:-1]
-        self.all_distinct = not repeats.any()
-        if self.all_distinct:
+        self._order = order = argsort_hashes(h)
+        ordered = h[order]
+        ties = np.flatnonzero(ordered[1:] == ordered[:-1])
+        self.collisions = 0
+        if len(ties) == 0:
             self._starts = None
-            self.first, self.sorted_hashes = self._order, ordered
-        else:
-            self._starts = np.concatenate(([True], ~repeats))
-            self.first, self.sorted_hashes = self._order[self._starts], ordered[self._starts]
+            self.all_distinct = True
+            self.first, self.sorted_hashes = order, ordered
+            return
+        starts = np.ones(len(h), dtype=bool)
+        starts[ties + 1] = False
+        if words is not None:
+            same = _rows_equal(np.take(words, order[ties], axis=0), np.take(words, order[ties + 1], axis=0))
+            if not same.all():  # different rows share a hash: order those runs by their words too
+                self.collisions = self._split_collisions(words, ordered, starts, ties[~same])
+        self._starts = starts
+        self.all_distinct = bool(starts.all())
+        self.first = order[starts]
+        self.sorted_hashes = ordered[starts]
+
+    def _split_collisions(self, words: np.ndarray, ordered: np.ndarray, starts: np.ndarray, where: np.ndarray) -> int:
+        """Re-order the runs of equal hashes around sorted positions ``where`` by their rows and mark where each
+        distinct row starts in ``starts`` (in place). Returns how many distinct rows share their run's hash."""
+        run = np.cumsum(ordered[1:] != ordered[:-1])
+        run = np.concatenate(([0], run))  # run number of each sorted position
+        chosen = np.flatnonzero(np.isin(run, run[where]))  # every position in a run with a collision
+        rows = self._order[chosen]
+        sub = np.take(words, rows, axis=0)
+        resort = np.lexsort((*sub.T[::-1], run[chosen]))  # by run, then by the row's words
+        self._order[chosen] = rows = rows[resort]
+        sub = sub[resort]
+        new = np.ones(len(chosen), dtype=bool)
+        new[1:] = (run[chosen][1:] != run[chosen][:-1]) | (sub[1:] != sub[:-1]).any(axis=1)
+        starts[chosen] = new
+        return int(new.sum() - len(np.unique(run[chosen])))
 
     @functools.cached_property
     def inverse(self) -> np.ndarray:
@@ -72,93 +131,79 @@ class Distinct:
 class AnswerStore:
     """Answers (``values``) and "requested" flags (``asked``) for distinct rows of ``n_words`` words.
 
-    ``hashes``, ``values`` and ``asked`` are sorted by hash; the rows themselves (``words``) are kept in the order
-    they arrived, and ``slot[i]`` is the row of sorted position ``i``. So adding a batch appends its rows in
-    one sequential pass instead of gathering them in hash order.
+    ``hashes``, ``values`` and ``asked`` are sorted by hash (rows sharing a hash sit side by side); the rows
+    themselves (``words``) are kept in the order they arrived, and ``slot[i]`` is the row of sorted position
+    ``i``. So adding a batch appends its rows in one sequential pass instead of gathering them in hash order.
+    ``collisions`` counts stored rows whose hash equals their predecessor's (zero but for rare collisions).
     """
 
     def __init__(self, n_words: int) -> None:
         self.n_words = int(n_words)
-        self._salt = 0
         self.hashes = np.zeros(0, dtype=np.uint64)  # sorted
         self.words = np.zeros((0, self.n_words), dtype=np.uint64)  # in arrival order
         self.slot = np.zeros(0, dtype=np.intp)  # row of words at each sorted position
         self.values = np.zeros(0)
         self.asked = np.zeros(0, dtype=bool)
-
-    @property
-    def salt(self) -> int:
-        """Which hash function is in use; it changes only when a collision forces a new one."""
-        return self._salt
+        self.collisions = 0
 
     def __len__(self) -> int:
         return len(self.hashes)
 
     def hash(self, words: np.ndarray) -> np.ndarray:
-        """64-bit hash of each row: every word is absorbed by an invertible multiply-xorshift step, so rows that
-        differ in a single word never collide."""
-        h = np.full(len(words), (_GOLDEN * (2 * self._salt + 1)) % 2**64, dtype=np.uint64)
-        for j in range(words.shape[1]):
-            h ^= words[:, j]
-            h *= _MIX
-            h ^= h >> np.uint64(31)
-        h *= _FINAL
-        h ^= h >> np.uint64(29)
-        return h
-
-    def _rehash(self) -> None:
-        """Draw new hash functions until the stored rows' hashes are distinct, and re-sort (on a collision)."""
-        values, asked = np.empty_like(self.values), np.empty_like(self.asked)
-        values[self.slot], asked[self.slot] = self.values, self.asked  # back to arrival order
-        while True:
-            self._salt += 1
-            hashes = self.hash(self.words)
-            order = argsort_hashes(hashes)
-            hashes = hashes[order]
-            if not np.any(hashes[1:] == hashes[:-1]):
-                break
-        self.hashes, self.slot, self.values, self.asked = hashes, order, values[order], asked[order]
+        """The hash of each row (:func:`hash_rows`)."""
+        return hash_rows(words)
 
     def distinct(self, words: np.ndarray) -> Distinct:
-        """The distinct rows of a batch (exact: rows sharing a hash are compared, and a collision draws a new hash
-        function): ``words[d.first]`` are the distinct rows in hash order, ``words[d.first][d.inverse] == words``."""
-        while True:
-            d = Distinct(self.hash(words))
-            if d.all_distinct:  # every hash differs, so every row does: nothing to compare
-                return d
-            rep = d.first[d.inverse]
-            repeats = np.flatnonzero(rep != np.arange(len(words)))
-            if np.array_equal(np.take(words, repeats, axis=0), np.take(words, rep[repeats], axis=0)):
-                return d
-            self._rehash()
+        """The distinct rows of a batch, exactly: ``words[d.first]`` are the distinct rows in hash order,
+        ``words[d.first][d.inverse] == words``."""
+        return Distinct(self.hash(words), words)
 
     def locate(
         self, words: np.ndarray, hashes: np.ndarray | None = None, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Position of each distinct row in the store and whether it is there.
+        """Position of each row in the store and whether it is there (exact: stored rows are compared).
 
         The rows are ``words`` (or ``words[rows]``, without gathering them); ``hashes`` are theirs if known.
         """
+        size = len(hashes) if hashes is not None else len(words) if rows is None else len(rows)
         if len(self.hashes) == 0:
-            size = len(hashes) if hashes is not None else len(words) if rows is None else len(rows)
             return np.zeros(size, dtype=np.intp), np.zeros(size, dtype=bool)
-        while True:
-            if hashes is None:
-                hashes = self.hash(words if rows is None else np.take(words, rows, axis=0))
-            pos = np.searchsorted(self.hashes, hashes)
-            found = np.zeros(len(hashes), dtype=bool)
-            inside = pos < len(self.hashes)
-            found[inside] = self.hashes[pos[inside]] == hashes[inside]
-            hit = np.flatnonzero(found)
-            mine = np.take(self.words, self.slot[pos[hit]], axis=0)
-            if np.array_equal(mine, np.take(words, hit if rows is None else rows[hit], axis=0)):
-                return np.minimum(pos, max(len(self.hashes) - 1, 0)), found
-            self._rehash()
-            hashes = None
+        if hashes is None:
+            hashes = self.hash(words if rows is None else np.take(words, rows, axis=0))
+        rows = np.arange(size) if rows is None else rows
+        pos = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        found = self.hashes[pos] == hashes
+        hit = np.flatnonzero(found)
+        same = _rows_equal_to(self, pos[hit], words, rows[hit])
+        if not same.all():  # a stored row shares the hash but differs
+            miss = hit[~same]
+            found[miss] = False
+            if self.collisions:  # the row may be further along the run of its hash
+                self._search_runs(pos, found, miss, hashes, words, rows)
+        return pos, found
 
-    def positions(self, hashes: np.ndarray) -> np.ndarray:
-        """Positions of rows known to be stored, from their hashes (unique in the store)."""
-        return np.searchsorted(self.hashes, hashes)
+    def _search_runs(
+        self, pos: np.ndarray, found: np.ndarray, miss: np.ndarray, hashes: np.ndarray, words: np.ndarray, rows
+    ) -> None:
+        """For rows ``miss`` whose hash's first stored row differs, compare them with the run's later rows, one
+        step along every run at a time (as many steps as the longest run: rows sharing a hash are rare);
+        sets ``pos`` and ``found`` where a row is there."""
+        end = np.searchsorted(self.hashes, hashes[miss], side="right")
+        at = pos[miss] + 1
+        active = np.flatnonzero(at < end)
+        while len(active):
+            equal = _rows_equal_to(self, at[active], words, rows[miss[active]])
+            done = active[equal]
+            pos[miss[done]], found[miss[done]] = at[done], True
+            active = active[~equal]
+            at[active] += 1
+            active = active[at[active] < end[active]]
+
+    def positions(self, words: np.ndarray, hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Positions of rows ``words[rows]`` (hashes ``hashes``) known to be stored."""
+        if self.collisions == 0:  # hashes are unique in the store
+            return np.searchsorted(self.hashes, hashes)
+        return self.locate(words, hashes, rows)[0]
 
     def insert(
         self,
@@ -179,8 +224,7 @@ class AnswerStore:
         if len(rows) == 0:
             return
         hashes = self.hash(np.take(words, rows, axis=0)) if hashes is None else hashes
-        increasing = bool(np.all(hashes[1:] > hashes[:-1]))
-        if not increasing:
+        if not np.all(hashes[1:] >= hashes[:-1]):
             order = argsort_hashes(hashes)
             hashes, values, rows = hashes[order], values[order], rows[order]
         if len(rows) == len(words):  # every row, appended as it is
@@ -191,16 +235,23 @@ class AnswerStore:
             slots = len(self.words) + (np.cumsum(keep) - 1)[rows]  # where each row lands once appended
             appended = words[keep]
         flags = np.full(len(rows), asked)
+        run_start = np.concatenate(([True], hashes[1:] != hashes[:-1]))
+        collisions = len(run_start) - int(np.count_nonzero(run_start))
         if len(self.hashes) == 0:
             self.hashes, self.words, self.slot, self.values, self.asked = hashes, appended, slots, values, flags
-            if increasing:  # distinct hashes: no collision to look for
-                return
         else:
             pos = np.searchsorted(self.hashes, hashes)
+            joins = (pos < len(self.hashes)) & run_start  # a new run of rows whose hash is already stored
+            joins[joins] = self.hashes[pos[joins]] == hashes[joins]
+            collisions += int(np.count_nonzero(joins))
             self.hashes = np.insert(self.hashes, pos, hashes)
             self.words = np.concatenate([self.words, appended])
             self.slot = np.insert(self.slot, pos, slots)
             self.values = np.insert(self.values, pos, values)
             self.asked = np.insert(self.asked, pos, flags)
-        if np.any(self.hashes[1:] == self.hashes[:-1]):  # two different rows share a hash: draw a new hash
-            self._rehash()
+        self.collisions += collisions
+
+
+def _rows_equal_to(store: AnswerStore, positions: np.ndarray, words: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether the stored rows at sorted ``positions`` equal ``words[rows]``."""
+    return _rows_equal(np.take(store.words, store.slot[positions], axis=0), np.take(words, rows, axis=0))
