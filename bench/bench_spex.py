@@ -9,16 +9,19 @@ Planted functions: ``k`` Fourier terms of degree 1..5 with coefficients ±U(0.5,
 Noise, when on, is a deterministic pseudo-random function of the mask whose variance is 10% of the signal
 variance; R² is measured exactly (Parseval) against the noise-free function.
 
-Run with the benchmark environment (the peers live only there)::
+shapiq (and the sparse-transform package it runs) comes with the test extra; spectralexplain only with a separate
+benchmark environment::
 
-    /work/benchenv/bin/python bench/bench_spex.py --grid quick      # ~10 minutes
-    /work/benchenv/bin/python bench/bench_spex.py --grid full       # every combination (long)
-    /work/benchenv/bin/python bench/bench_spex.py --methods interspect --grid full --scale
+    python bench/bench_spex.py --grid quick      # ~10 minutes
+    python bench/bench_spex.py --grid full       # every combination (long)
+    python bench/bench_spex.py --methods interspect,shapiq --grid small --cache bench/results/spex_small.jsonl
+    python bench/bench_spex.py --methods interspect --grid full --scale
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import json
 import os
@@ -76,7 +79,8 @@ def run_interspect(n, budget, f, b):
     from interspect.query.engine import QueryEngine
 
     engine = QueryEngine(f, n, batch_size=4096, progress=False)
-    result = fit_spex(engine, budget=budget, max_order=T, random_state=0, max_holdout=0)
+    no_holdout = {"max_holdout": 0} if "max_holdout" in inspect.signature(fit_spex).parameters else {}
+    result = fit_spex(engine, budget=budget, max_order=T, random_state=0, **no_holdout)
     extra = {"decode_s": result.info["timing"]["decode_s"], "refit_s": result.info["timing"]["refit_s"]}
     return result.fourier.to_dict(), engine.n_queries, extra
 
@@ -169,6 +173,17 @@ def grid(kind: str) -> list[dict]:
             cfg(256, 10, False, 0.1, 3),  # 1,104 queries, 10% noise
             cfg(256, 100, True, 0.0, 4),  # 2,208 queries: far too few for k = 100
         ]
+    if kind == "small":  # the smallest designs at which SPEX can be exact: 2^b bins per group for k terms
+        designs = {20: (3, 4), 50: (4, 5), 100: (5,)}
+        clean = [
+            cfg(n, k, hier, 0.0, b)
+            for n in (64, 256, 1024)
+            for k, bs in designs.items()
+            for hier in (True, False)
+            for b in bs
+        ]
+        noisy = [cfg(n, k, False, 0.1, b) for n in (64, 256, 1024) for k, b in ((20, 3), (20, 4), (50, 5))]
+        return clean + noisy
     out = [
         cfg(n, k, hier, noise, 6 if k == 20 else 8)
         for n in (64, 256, 1024)
@@ -181,10 +196,10 @@ def grid(kind: str) -> list[dict]:
 
 def fmt_table(rows: list[dict]) -> str:
     head = (
-        "| n | k | hier | noise | method | queries | R² | alg s | peak MB | Δ MB"
+        "| n | k | hier | noise | b | method | queries | R² | alg s | peak MB | Δ MB"
         " | time ratio (best ref / ours) | peak ratio (best ref / ours) |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     key = lambda r: (r["n"], r["k"], r["hier"], r["noise"], r["budget"])  # noqa: E731
     for _, group in itertools.groupby(sorted(rows, key=key), key=key):
         group = list(group)
@@ -193,8 +208,8 @@ def fmt_table(rows: list[dict]) -> str:
         for r in sorted(group, key=lambda r: METHODS.index(r["method"])):
             if "error" in r:
                 lines.append(
-                    f"| {r['n']} | {r['k']} | {r['hier']} | {r['noise']} | {r['method']} | — | — | — | — | — |"
-                    f" {r['error']} | |"
+                    f"| {r['n']} | {r['k']} | {r['hier']} | {r['noise']} | {r['b']} | {r['method']} | — | — | — | — |"
+                    f" — | {r['error']} | |"
                 )
                 continue
             ratio_t = ratio_m = ""
@@ -202,7 +217,7 @@ def fmt_table(rows: list[dict]) -> str:
                 ratio_t = f"{min(x['alg_s'] for x in refs) / max(r['alg_s'], 1e-9):.0f}×"
                 ratio_m = f"{min(x['peak_mb'] for x in refs) / r['peak_mb']:.1f}×"
             lines.append(
-                f"| {r['n']} | {r['k']} | {r['hier']} | {r['noise']} | {r['method']} | {r['queries']:,} |"
+                f"| {r['n']} | {r['k']} | {r['hier']} | {r['noise']} | {r['b']} | {r['method']} | {r['queries']:,} |"
                 f" {r['r2']:.4f} | {r['alg_s']:.2f} | {r['peak_mb']:.0f} | {r['peak_mb'] - r['base_mb']:.0f} |"
                 f" {ratio_t} | {ratio_m} |"
             )
@@ -211,7 +226,7 @@ def fmt_table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid", choices=("quick", "full"), default="quick")
+    parser.add_argument("--grid", choices=("quick", "small", "full"), default="quick")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per method run")
     parser.add_argument("--scale", action="store_true", help="also time interspect at n=1,024 (b=8) and n=10,000")

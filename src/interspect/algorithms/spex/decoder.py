@@ -85,17 +85,19 @@ def chien(code: BCHCode, lam: np.ndarray, length: np.ndarray) -> tuple[np.ndarra
     n_roots = np.zeros(rows, dtype=np.int64)
     if rows == 0:
         return positions, n_roots == length
-    neg = (-np.arange(1, t + 1)[:, None] * np.arange(n_pos)[None, :]) % q  # (t, N): log of alpha^(-j pos)
-    loglam = field.log[lam[:, 1 : t + 1]]  # zero coefficients map past the table (value 0)
+    # int32 throughout: the gathers below are memory-bound, and every log or field element is below 2^21
+    neg = ((-np.arange(1, t + 1)[:, None] * np.arange(n_pos)[None, :]) % q).astype(np.int32)  # log alpha^(-j pos)
+    exp = field.exp.astype(np.int32)
+    loglam = field.log[lam[:, 1 : t + 1]].astype(np.int32)  # zero coefficients map past the table (value 0)
     step = max(1, _CHIEN_CHUNK // n_pos)
     for lo in range(0, rows, step):
-        acc = np.ones((min(step, rows - lo), n_pos), dtype=np.int64)
-        for j in range(t):
-            acc ^= field.exp[loglam[lo : lo + step, j, None] + neg[j]]
-        zero = acc == 0
-        n_roots[lo : lo + step] = zero.sum(axis=1)
-        r, c = np.nonzero(zero)
-        rank = np.cumsum(zero, axis=1)[r, c] - 1
+        hi = min(lo + step, rows)
+        acc = np.ones((hi - lo, n_pos), dtype=np.int32)
+        for j in np.flatnonzero(np.any(lam[lo:hi, 1 : t + 1], axis=0)):  # all-zero coefficients add nothing
+            acc ^= exp[loglam[lo:hi, j, None] + neg[j]]
+        r, c = np.nonzero(acc == 0)  # row-major: the roots of each row come in ascending position order
+        n_roots[lo:hi] = np.bincount(r, minlength=hi - lo)
+        rank = np.arange(len(r)) - np.searchsorted(r, r)
         keep = rank < t
         positions[lo + r[keep], rank[keep]] = c[keep]
     return positions, n_roots == length

@@ -102,8 +102,8 @@ def detect(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decode bins ``rows`` ``(B, P+1)`` of groups ``groups`` at indices ``bins``.
 
-    Hard decoding first; rows above the zero-ton threshold whose hard decision is not a verified clean
-    singleton get a batch of Chase trials (``2^chase_depth`` test words each, trial 0 being the hard
+    Hard decoding first; rows above the zero-ton threshold whose hard decision is not verified get a batch
+    of Chase trials (``2^chase_depth`` test words each, trial 0 being the hard
     decision) and keep the verified candidate with the largest correlation ``|mean_p U_p s_p(k)|``, i.e. the
     most likely dominant term. A row is accepted when its candidate leaves at most the noise or at most
     ``1 - share`` of the row's energy. Returns ``(accepted, support, estimate, soft)`` per row.
@@ -112,11 +112,10 @@ def detect(
     valid, estimate, residual = _score(design, rows, groups, bins, dec, max_degree)
     energy = np.mean(rows**2, axis=1)
     bound = np.maximum(limits.residual, (1.0 - share) * energy)
-    clean = valid & (residual <= limits.residual)
     accepted = valid & (residual <= bound)
     support = dec.support.copy()
     soft = np.zeros(len(rows), dtype=bool)
-    retry = np.flatnonzero(~clean & (energy > limits.zero))
+    retry = np.flatnonzero(~accepted & (energy > limits.zero))
     if chase_depth > 0 and len(retry):
         words, owner = chase_words(rows[retry], chase_depth)
         trials = words.shape[0] // len(retry)
