@@ -20,9 +20,6 @@ from typing import Any
 from .algorithms.base import METHODS
 from .frontends.text import MASKINGS, UNITS
 
-#: models that score a text (word units by default); every other model answers a question (sentence units)
-CLASSIFIER_MODELS = ("vader", "sentiment")
-
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 1."""
@@ -47,6 +44,31 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _labels(text: str) -> list[str]:
+    labels = [label.strip() for label in text.split(",")]
+    if len(labels) < 2 or not all(labels):
+        raise argparse.ArgumentTypeError(f"expected at least two comma-separated labels, got {text!r}")
+    return labels
+
+
+def _is_classifier(model: str) -> bool:
+    """Whether the model scores a text (word units, review demo) rather than answering a question; an unknown
+    model is a ValueError naming the registered kinds."""
+    from .frontends.registry import model_kind
+
+    return not model_kind(model).generative
+
+
 def _holdout(text: str) -> int | str:
     return text if text == "auto" else _non_negative_int(text)
 
@@ -64,11 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explain a text model's output on one input. Without --text/--file a bundled demo is used: "
         "a question over a multi-sentence context for LLMs, a review with negations for classifiers.",
     )
+    from .frontends.registry import MODEL_KINDS, describe_kinds
+
     model = ex.add_argument_group("model and input")
     model.add_argument(
         "--model",
         default="smollm2",
-        help='"smollm2" (offline LLM, default), "sentiment", "vader", a Hugging Face model path, or "openai:<model>"',
+        help=f"{describe_kinds()} or a local Hugging Face model directory (default smollm2): "
+        + "; ".join(f"{name}: {kind.help}" for name, kind in MODEL_KINDS.items()),
     )
     source = model.add_mutually_exclusive_group()
     source.add_argument("--text", help="input text")
@@ -89,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--filler", help="replacement text for removed units (--masking filler or mask_token)")
     model.add_argument("--batch-size", type=_positive_int, default=16, help="masked inputs per model call (default 16)")
+    model.add_argument(
+        "--labels", type=_labels, help="API chat models: label set A,B,... (value: log-odds of --target vs the others)"
+    )
+    model.add_argument("--concurrency", type=_positive_int, help="API models: requests in flight (default 16)")
+    model.add_argument("--timeout", type=_positive_float, help="API models: seconds per request")
+    model.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), help="local models: where they run (default auto: GPU if present)"
+    )
 
     fit = ex.add_argument_group("explanation")
     fit.add_argument("--method", default="auto", choices=sorted(METHODS), help="algorithm (default auto)")
@@ -142,7 +175,7 @@ def _read_input(args: argparse.Namespace) -> tuple[str, str | None]:
             raise CLIError(f"input file not found: {args.file}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise CLIError(f"cannot read input file {args.file}: {exc}") from None
-    elif args.model in CLASSIFIER_MODELS:
+    elif _is_classifier(args.model):
         from .data import review_demo
 
         text = review_demo()
@@ -200,12 +233,18 @@ def _write_outputs(expl: Any, args: argparse.Namespace) -> None:
         print(f"wrote {args.png}")
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The kind-specific flags the user set (a model kind refuses the ones it does not use)."""
+    flags = {"labels": args.labels, "concurrency": args.concurrency, "timeout": args.timeout, "device": args.device}
+    return {name: value for name, value in flags.items() if value is not None}
+
+
 def _explain(args: argparse.Namespace) -> None:
     from .api import explain
     from .frontends.build import build_text_value_function
 
     text, question = _read_input(args)
-    unit = args.unit or ("word" if args.model in CLASSIFIER_MODELS else "sentence")
+    unit = args.unit or ("word" if _is_classifier(args.model) else "sentence")
     print(f"model: {args.model}   unit: {unit}   masking: {args.masking}", flush=True)
     value_function = build_text_value_function(
         model=args.model,
@@ -216,6 +255,7 @@ def _explain(args: argparse.Namespace) -> None:
         masking=args.masking,
         filler=args.filler,
         batch_size=args.batch_size,
+        options=_model_options(args),
     )
     metadata = dict(value_function.describe())  # text, units, spans, question, target, model, ...
     _print_header(metadata, value_function.n_features)

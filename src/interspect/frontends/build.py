@@ -1,49 +1,21 @@
-"""``build_text_value_function``: one call from a model name and a text to a value function (used by the CLI)."""
+"""``build_text_value_function``: one call from a model name and a text to a value function (used by the CLI).
+
+The model kinds live in :mod:`.registry`; this module turns keyword arguments into a
+:class:`~.registry.ModelRequest` and holds the pieces every kind's builder shares (mask filler, prompt template,
+the LLM and classifier value functions).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
 
 from .base import TextValueFunction
-from .classifier import ClassScorer, HFClassifier, resolve_class, vader_scorer
-from .llm import CausalLMScorer, PromptTemplate
-from .text import DEFAULT_FILLERS, split_units
-
-OFFLINE_MODELS = ("smollm2", "sentiment", "vader")
-
-
-def _mask_filler(masking: str, filler: str | None, tokenizer_token: str | None) -> str | None:
-    if masking == "drop":
-        return None
-    if filler is not None:
-        return filler
-    if masking == "mask_token" and tokenizer_token:
-        return tokenizer_token
-    return DEFAULT_FILLERS[masking]
-
-
-def _llm_value_function(
-    scorer: Any, model_id: str, units: Any, *, question, target, masking, filler, max_new_tokens, extra
-) -> TextValueFunction:
-    if target is None:
-        scorer.greedy_answer(units.text, max_new_tokens=max_new_tokens)
-    else:
-        scorer.set_target(target)
-    extra = {**extra, "template": scorer.template.template, "system": scorer.template.system, "value": "log_prob"}
-    return TextValueFunction(
-        units,
-        scorer,
-        model=model_id,
-        masking=masking,
-        filler=filler,
-        question=question,
-        target=scorer.target,
-        extra=extra,
-    )
+from .registry import ModelRequest, build_model
+from .text import DEFAULT_FILLERS, TextUnits, split_units
 
 
 def build_text_value_function(
@@ -63,18 +35,20 @@ def build_text_value_function(
     template: str | None = None,
     system: str | None = None,
     reduction: str = "sum",
+    options: Mapping[str, Any] | None = None,
 ) -> TextValueFunction:
     """A value function explaining ``model``'s output on ``text`` with one feature per unit.
 
     Parameters
     ----------
     model : str
-        ``"smollm2"`` (offline SmolLM2-135M-Instruct: value = log p(answer | masked prompt)),
-        ``"sentiment"`` (offline MiniLM + logistic regression: value = ``output`` of class ``target``),
-        ``"vader"`` (rule-based: value = VADER score ``target``, default ``"compound"``),
-        a local Hugging Face model directory (a sequence classifier or a causal LM, told apart by its
-        config), or ``"openai:<model>"`` (an OpenAI-compatible completions API; key from ``OPENAI_API_KEY``,
-        endpoint from ``OPENAI_BASE_URL``).
+        A registered kind (:data:`~interspect.frontends.registry.MODEL_KINDS`): ``"smollm2"`` (offline
+        SmolLM2-135M-Instruct: value = log p(answer | masked prompt)), ``"sentiment"`` (offline MiniLM +
+        logistic regression: value = ``output`` of class ``target``), ``"vader"`` (rule-based: value = VADER
+        score ``target``, default ``"compound"``), ``"hf:<dir>"`` or a bare local Hugging Face model directory
+        (a sequence classifier or a causal LM, told apart by its config), ``"openai:<model>"`` (completions
+        API) or ``"openai-chat:<model>"`` (chat API); API key from ``OPENAI_API_KEY``, endpoint from
+        ``OPENAI_BASE_URL``.
     text : str
         The input; its units are the features.
     question : str, optional
@@ -88,7 +62,7 @@ def build_text_value_function(
         How a removed unit is rendered; ``"mask_token"`` uses the model's mask (or unknown) token unless
         ``filler`` is given.
     batch_size : int
-        Texts per model forward pass.
+        Texts per model forward pass (or per API request).
     cache_dir : path, optional
         Where offline models are cached (default ``$INTERSPECT_CACHE`` or ``~/.cache/interspect``).
     output : {"log_odds", "prob", "logit"}
@@ -96,128 +70,130 @@ def build_text_value_function(
     max_new_tokens, template, system, reduction
         LLMs only: greedy answer length, prompt template (``{context}`` and optionally ``{question}``),
         system message for chat models, and ``"sum"`` or ``"mean"`` of the target token log-probs.
+    options : mapping, optional
+        Kind-specific settings (``device`` for local models: ``"auto"``, ``"cpu"`` or ``"cuda"``; ``labels``,
+        ``concurrency``, ``timeout``, ... for API models). A kind refuses options it does not use.
     """
-    units = split_units(text, unit, spans)
-    llm_extra = {"reduction": reduction}
-    is_llm_model = model == "smollm2" or model.startswith("openai:")
-    if question is not None and not is_llm_model and not Path(model).is_dir():
-        raise ValueError(f"question is only used by generative models, not by {model!r}")
+    split_units(text, unit, spans)  # a bad text, unit or span fails before any model is loaded
+    request = ModelRequest(
+        text=text,
+        question=question,
+        target=target,
+        unit=unit,
+        masking=masking,
+        filler=filler,
+        batch_size=int(batch_size),
+        cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        spans=spans,
+        template=template,
+        system=system,
+        reduction=reduction,
+        max_new_tokens=int(max_new_tokens),
+        output=output,
+        options=dict(options or {}),
+    )
+    return build_model(model, request)
 
-    if model == "smollm2":
-        from .offline import load_smollm2
 
-        lm, tokenizer = load_smollm2(cache_dir)
-        prompt = (
-            PromptTemplate(template, question, system, True)
-            if template
-            else PromptTemplate.for_question(question, system=system)
-        )
-        scorer = CausalLMScorer(lm, tokenizer, template=prompt, batch_size=batch_size, reduction=reduction)
-        filler = _mask_filler(masking, filler, tokenizer.mask_token)
-        return _llm_value_function(
-            scorer,
-            "smollm2-135m-instruct",
-            units,
-            question=question,
-            target=target,
-            masking=masking,
-            filler=filler,
-            max_new_tokens=max_new_tokens,
-            extra=llm_extra,
-        )
+# ---------------------------------------------------------------------------------------------------
+# Pieces shared by the kinds' builders
+# ---------------------------------------------------------------------------------------------------
+def check_options(request: ModelRequest, kind: str, allowed: Collection[str]) -> None:
+    """Refuse options ``kind`` does not use (a misspelt or misplaced option must not be ignored silently)."""
+    unknown = sorted(set(request.options) - set(allowed))
+    if unknown:
+        allowed_text = ", ".join(sorted(allowed)) or "none"
+        raise ValueError(f"options {unknown} are not used by the {kind!r} model (its options: {allowed_text})")
 
-    if model.startswith("openai:"):
-        from .openai_api import OpenAICompletionScorer
 
-        name = model.split(":", 1)[1]
-        if not name:
-            raise ValueError("name the API model: 'openai:<model>'")
-        prompt = (
-            PromptTemplate(template, question, None, False)
-            if template
-            else PromptTemplate.for_question(question, chat=False)
-        )
-        scorer = OpenAICompletionScorer(name, template=prompt, batch_size=batch_size, reduction=reduction)
-        base_url = str(getattr(scorer.client, "base_url", "") or "")
-        return _llm_value_function(
-            scorer,
-            f"{model}@{base_url}",
-            units,
-            question=question,
-            target=target,
-            masking=masking,
-            filler=_mask_filler(masking, filler, None),
-            max_new_tokens=max_new_tokens,
-            extra=llm_extra,
-        )
+def refuse_question(request: ModelRequest, kind: str) -> None:
+    """Classifiers score the text itself: a question would be ignored, so it is an error."""
+    if request.question is not None:
+        raise ValueError(f"question is only used by generative models, not by {kind!r}")
 
-    if model == "vader":
-        score = target or "compound"
-        scorer = vader_scorer(score)
-        return TextValueFunction(
-            units,
-            scorer,
-            model="vader",
-            masking=masking,
-            filler=_mask_filler(masking, filler, None),
-            target=score,
-            extra={"value": f"vader_{score}"},
-        )
 
-    if model == "sentiment":
-        from .offline import load_sentiment_classifier
+def request_units(request: ModelRequest) -> TextUnits:
+    """The request's text cut into its units (the features)."""
+    return split_units(request.text, request.unit, request.spans)
 
-        clf = load_sentiment_classifier(cache_dir)
-        predict, labels, mask_token, model_id = clf.predict_logits, list(clf.labels), clf.mask_token, "sentiment"
-        model_id = f"sentiment-{clf.info['version']}-n{clf.info['n_train']}-seed{clf.info['random_state']}"
-    elif Path(model).is_dir():
-        from transformers import AutoConfig
 
-        from .offline import configure_torch
+def mask_filler(request: ModelRequest, model_mask_token: str | None) -> str | None:
+    """What replaces a removed unit: nothing (drop), the given filler, the model's mask token, or a default."""
+    if request.masking == "drop":
+        return None
+    if request.filler is not None:
+        return request.filler
+    if request.masking == "mask_token" and model_mask_token:
+        return model_mask_token
+    return DEFAULT_FILLERS[request.masking]
 
-        configure_torch()
-        architectures = AutoConfig.from_pretrained(model).architectures or []
-        if not any(a.endswith("ForSequenceClassification") for a in architectures):
-            from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(model)
-            lm = AutoModelForCausalLM.from_pretrained(model).eval()
-            prompt = (
-                PromptTemplate(template, question, system, True)
-                if template
-                else PromptTemplate.for_question(question, system=system)
-            )
-            scorer = CausalLMScorer(lm, tokenizer, template=prompt, batch_size=batch_size, reduction=reduction)
-            return _llm_value_function(
-                scorer,
-                str(Path(model).resolve()),
-                units,
-                question=question,
-                target=target,
-                masking=masking,
-                filler=_mask_filler(masking, filler, tokenizer.mask_token),
-                max_new_tokens=max_new_tokens,
-                extra=llm_extra,
-            )
-        if question is not None:
-            raise ValueError(f"question is only used by generative models; {model!r} is a classifier")
-        hf = HFClassifier(model, batch_size=batch_size)
-        predict, labels, mask_token, model_id = hf, hf.labels, hf.mask_token, str(Path(model).resolve())
+def prompt_template(request: ModelRequest, *, chat: bool) -> Any:
+    """The request's :class:`~.llm.PromptTemplate` (its own template, else the default QA one)."""
+    from .llm import PromptTemplate
+
+    system = request.system if chat else None
+    if request.template:
+        return PromptTemplate(request.template, request.question, system, chat)
+    return PromptTemplate.for_question(request.question, chat=chat, system=system)
+
+
+def llm_value_function(
+    scorer: Any, model_id: str, request: ModelRequest, *, mask_token: str | None = None, **extra: Any
+) -> TextValueFunction:
+    """An LLM scorer as a value function: the target is ``request.target`` or the greedy answer.
+
+    ``extra`` (anything else that determines the answers) joins the template, system message and reduction
+    in the fingerprint and the description.
+    """
+    units = request_units(request)
+    if request.target is None:
+        scorer.greedy_answer(units.text, max_new_tokens=request.max_new_tokens)
     else:
-        raise ValueError(
-            f"unknown model {model!r}: use one of {OFFLINE_MODELS}, a local Hugging Face model directory, "
-            "or 'openai:<model>'"
-        )
-
-    full = np.asarray(predict([text]), dtype=np.float64)
-    class_index = resolve_class(target, labels, full)
-    scorer = ClassScorer(predict, class_index, output=output, returns="logits", labels=labels)
+        scorer.set_target(request.target)
+    settings = {
+        "reduction": request.reduction,
+        "template": scorer.template.template,
+        "system": scorer.template.system,
+        "value": "log_prob",
+        **extra,
+    }
     return TextValueFunction(
         units,
         scorer,
         model=model_id,
-        masking=masking,
-        filler=_mask_filler(masking, filler, mask_token),
+        masking=request.masking,
+        filler=mask_filler(request, mask_token),
+        question=request.question,
+        target=scorer.target,
+        extra=settings,
+    )
+
+
+def classifier_value_function(
+    predict: Callable[[list[str]], Any],
+    labels: list[str],
+    model_id: str,
+    request: ModelRequest,
+    *,
+    mask_token: str | None = None,
+    **extra: Any,
+) -> TextValueFunction:
+    """A ``texts -> (m, C)`` logits classifier as a value function of class ``request.target`` (default: the
+    class predicted for the whole text)."""
+    from .classifier import ClassScorer, resolve_class
+
+    refuse_question(request, model_id)
+    units = request_units(request)
+    full = np.asarray(predict([request.text]), dtype=np.float64)
+    class_index = resolve_class(request.target, labels, full)
+    scorer = ClassScorer(predict, class_index, output=request.output, returns="logits", labels=labels)
+    return TextValueFunction(
+        units,
+        scorer,
+        model=model_id,
+        masking=request.masking,
+        filler=mask_filler(request, mask_token),
         target=labels[class_index],
-        extra={"value": output, "class_index": class_index},
+        extra={"value": request.output, "class_index": class_index, **extra},
     )

@@ -108,7 +108,8 @@ def resolve_class(label: int | str | None, labels: Sequence[str] | None, full_sc
 class HFClassifier:
     """A Hugging Face sequence classifier as ``texts -> (m, C)`` logits, batched by sorted length.
 
-    Loads from a local path with ``HF_HUB_OFFLINE=1`` (nothing is downloaded) or wraps given objects.
+    Loads from a local path with ``HF_HUB_OFFLINE=1`` (nothing is downloaded) or wraps given objects; a loaded
+    model is moved to ``device`` (``"auto"``: the GPU when present), a given one is used where it is.
     """
 
     def __init__(
@@ -118,15 +119,16 @@ class HFClassifier:
         *,
         batch_size: int = 32,
         max_length: int = 512,
+        device: str = "auto",
     ) -> None:
-        from .offline import configure_torch
+        from .offline import configure_torch, resolve_device
 
         configure_torch()
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(model)
-            model = AutoModelForSequenceClassification.from_pretrained(model)
+            model = AutoModelForSequenceClassification.from_pretrained(model).to(resolve_device(device))
         if tokenizer is None:
             raise ValueError("a tokenizer is required when passing a model object")
         self.model = model.eval()
@@ -150,9 +152,9 @@ class HFClassifier:
             rows = order[start : start + self.batch_size]
             batch = self.tokenizer(
                 [texts[r] for r in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            )
+            ).to(self.model.device)
             with torch.inference_mode():
-                out[rows] = self.model(**batch).logits.double().numpy()
+                out[rows] = self.model(**batch).logits.double().cpu().numpy()
         return out
 
 

