@@ -9,6 +9,17 @@ touches. How a removed unit is rendered is an explicit setting because it change
 - ``"mask_token"``: the unit is replaced by a mask token (``filler``, by default ``"[MASK]"``; the model
   front-ends pass the tokenizer's own mask or unknown token);
 - ``"filler"``: the unit is replaced by a custom string (``filler``, by default ``"___"``).
+
+Units are cut on Unicode text, not bytes or code points: a word is a run of whole grapheme clusters
+(UAX #29, via the ``regex`` package), so combining marks stay with their letter (Devanagari vowel signs,
+decomposed "résumé"), and an emoji sequence (a ZWJ family, a flag, a skin tone) is one unit of its own.
+Scripts written without spaces between words have no word boundary a rule can find, so they fall back to
+runs: Japanese is cut where the script changes (kanji | hiragana | katakana runs, roughly "私|は|学生|です");
+Thai, Lao, Khmer and Myanmar keep each space-separated run (a phrase) as one unit. For true word units pass
+``spans=`` from a dictionary segmenter (e.g. PyThaiNLP's or a Japanese morphological analyser's offsets).
+Sentences end at ``.``/``!``/``?`` before an upper-case letter, a letter of a caseless script (Arabic, Hebrew,
+Devanagari, CJK ...) or a digit, at ``؟``/``۔``/``।``/``॥`` before a space, at ``。！？`` (no space needed), at a
+space between two Thai runs (Thai marks sentence ends with a space) and at blank lines.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import regex
 
 from ..query.engine import check_masks
 
@@ -29,12 +41,31 @@ UNITS: tuple[str, ...] = ("word", "sentence", "paragraph")
 MASKINGS: tuple[str, ...] = ("drop", "mask_token", "filler")
 DEFAULT_FILLERS = {"mask_token": "[MASK]", "filler": "___"}
 
-# A word: letters/digits joined by inner apostrophes, hyphens, dots or commas ("don't", "well-known",
-# "3.5", "1,000", "e.g"); surrounding punctuation stays fixed context.
-_WORD = re.compile(r"\w+(?:[-'’.,]\w+)*")
+# Word characters of the scripts whose words are cut into script runs (the katakana-hiragana prolonged
+# sound mark "ー" belongs to either kana run).
+_KANA_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}ー"
+# Grapheme clusters (\X) that start with a word character of a spaced script.
+_RUN = rf"(?:(?=[\w--[{_KANA_CJK}]])\X)+"
+# A word: runs of letters/digits joined by inner apostrophes, hyphens, dots or commas ("don't", "well-known",
+# "3.5", "1,000", "e.g"); a kanji, hiragana or katakana run; or one emoji cluster. Other punctuation and
+# symbols stay fixed context.
+_WORD = regex.compile(
+    rf"(?V1){_RUN}(?:[-'’.,]{_RUN})*"
+    r"|(?:(?=\p{Han})\X)+|(?:(?=[\p{Hiragana}ー])\X)+|(?:(?=[\p{Katakana}ー])\X)+"
+    r"|(?=[\p{Extended_Pictographic}\p{Regional_Indicator}])\X"
+)
+_CLOSE = r"[\"'”’)\]»」』）]*"  # closing quotes and brackets that belong to the sentence they end
 # A sentence ends at terminal punctuation (plus closing quotes/brackets) followed by whitespace and a
-# character that can start a sentence, or at a blank line.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-Ý])|\n\s*\n")
+# character that can start a sentence (an upper-case letter, a caseless script's letter, a digit); at the
+# terminators of Arabic/Urdu/Devanagari scripts before whitespace; at CJK full stops (no space follows
+# them); at a space between two Thai runs; or at a blank line.
+_SENTENCE_END = regex.compile(
+    rf"[.!?…]+{_CLOSE}(?=\s+[\"'“‘(\[«]?[\p{{Lu}}\p{{Lt}}\p{{Lo}}\p{{N}}])"
+    rf"|[؟۔।॥]+{_CLOSE}(?=\s)"
+    rf"|[。！？]+{_CLOSE}"
+    r"|(?<=\p{Thai}\p{M}*)(?=\s+\p{Thai})"
+    r"|\n\s*\n"
+)
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e cf fig no al approx dept est inc ltd co corp jan feb mar apr jun "
     "jul aug sep sept oct nov dec mt ft".split()
@@ -199,10 +230,11 @@ def split_units(text: str, unit: Unit | str = "word", spans: Sequence[tuple[int,
     text : str
         The input text; must contain at least one unit.
     unit : {"word", "sentence", "paragraph"}
-        ``"word"``: runs of letters/digits (inner ``'``, ``-``, ``.``, ``,`` allowed: "don't", "3.5");
-        punctuation stays fixed context. ``"sentence"``: split after ``.``/``!``/``?`` before a capital or
-        digit (common abbreviations and initials excepted) and at blank lines. ``"paragraph"``: split at
-        blank lines (also the way to pass several documents).
+        ``"word"``: runs of letters/digits in whole grapheme clusters (inner ``'``, ``-``, ``.``, ``,``
+        allowed: "don't", "3.5"), or one emoji; punctuation stays fixed context; unspaced scripts fall back
+        to runs (see the module docstring). ``"sentence"``: split after ``.``/``!``/``?`` before a capital,
+        a caseless letter or a digit (common abbreviations and initials excepted), after ``؟ ۔ । ॥ 。！？``,
+        and at blank lines. ``"paragraph"``: split at blank lines (also the way to pass several documents).
     spans : sequence of (start, end), optional
         User-given character spans; overrides ``unit``. They must be non-empty, inside the text and
         non-overlapping; they are sorted and each is one unit.
