@@ -170,7 +170,7 @@ def _read_input(args: argparse.Namespace) -> tuple[str, str | None]:
         text = args.text
     elif args.file is not None:
         try:
-            text = args.file.read_text(encoding="utf-8")
+            text = args.file.read_text(encoding="utf-8-sig")  # a byte-order mark is not text
         except FileNotFoundError:
             raise CLIError(f"input file not found: {args.file}") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -312,10 +312,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CLIError, ValueError, OSError, QueryError, ImportError) as exc:
         if os.environ.get("INTERSPECT_DEBUG"):
             raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"interspect: error: {message}", file=sys.stderr)
+        print(f"interspect: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not bad input: still one line, with a way to see the traceback
+        if os.environ.get("INTERSPECT_DEBUG"):
+            raise
+        print(
+            f"interspect: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(set INTERSPECT_DEBUG=1 for the traceback and please report it)",
+            file=sys.stderr,
+        )
         return 1
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line, with control characters (terminal escapes) shown, not sent."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 if __name__ == "__main__":
