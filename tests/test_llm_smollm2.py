@@ -42,7 +42,7 @@ def reference_logprob(model, prompt_ids: list[int], target_ids: list[int]) -> tu
 
 def test_batched_scorer_equals_token_by_token_reference(smollm2):
     from interspect.frontends import CausalLMScorer, PromptTemplate, split_units
-    from interspect.frontends.llm import _common_prefix_length
+    from interspect.frontends.llm import reusable_prefix_length
 
     model, tokenizer = smollm2
     scorer = CausalLMScorer(model, tokenizer, template=PromptTemplate.for_question(QUESTION), batch_size=3)
@@ -58,7 +58,7 @@ def test_batched_scorer_equals_token_by_token_reference(smollm2):
     # the default target is the greedy answer: every target token is the argmax on the full prompt
     assert reference[0][1] == scorer.target_ids
     # the shared-prefix cache is an optimisation only: without it the values are the same
-    assert scorer.share_prefix and _common_prefix_length(prompt_ids) > scorer.MIN_SHARED_PREFIX
+    assert scorer.share_prefix and reusable_prefix_length(prompt_ids) > scorer.MIN_SHARED_PREFIX
     scorer.share_prefix = False
     np.testing.assert_allclose(scorer(contexts), values, atol=2e-4)
     scorer.share_prefix = True

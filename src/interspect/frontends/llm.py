@@ -7,8 +7,10 @@ are turned into vocabulary logits (``logits_to_keep``), which keeps memory at
 ``batch * len(target) * vocab`` instead of ``batch * seq_len * vocab``. Sequences are sorted by length
 and padded per batch (dynamic padding). The token prefix shared by every prompt of a call (system prompt,
 instruction, unmasked leading units) is run once and its key/value cache reused by every batch, so only
-the differing suffixes are recomputed. The default target is the model's own greedy answer to the
-unmasked prompt.
+the differing suffixes are recomputed; the shared part stops at least one token before the end of the
+shortest prompt, because a prompt's last token must go through the forward pass (its logits predict the
+first target token). Inputs are created on the model's device (CPU or GPU). The default target is the
+model's own greedy answer to the unmasked prompt.
 
 Prompts are built from a template with a masked context part and a fixed question part; instruct models
 get the tokenizer's chat template. torch and transformers are imported lazily.
@@ -17,6 +19,7 @@ get the tokenizer's chat template. torch and transformers are imported lazily.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -118,10 +121,21 @@ class CausalLMScorer:
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def encode(self, contexts: Sequence[str]) -> list[list[int]]:
-        """Token ids of the prompts (chat prompts already hold their special tokens as text)."""
+        """Token ids of the prompts (chat prompts already hold their special tokens as text).
+
+        An empty prompt (a bare ``{context}`` template with every unit removed) becomes the start-of-text
+        token (BOS, else EOS, as lm-evaluation-harness does): the first target token needs something to be
+        predicted from.
+        """
         prompts = [self.prompt(c) for c in contexts]
         encoded = self.tokenizer(prompts, add_special_tokens=not self.template.chat)["input_ids"]
-        return [list(ids) for ids in encoded]
+        return [list(ids) if len(ids) else [self._start_id()] for ids in encoded]
+
+    def _start_id(self) -> int:
+        for token in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id):
+            if token is not None:
+                return int(token)
+        raise ValueError("an empty prompt cannot be scored: the tokenizer has no BOS or EOS token")
 
     # -- target ----------------------------------------------------------------------------------
     def set_target(self, target: str) -> None:
@@ -139,7 +153,7 @@ class CausalLMScorer:
         """The model's greedy answer to ``prompt(context)``; also sets it as the target (as token ids)."""
         import torch
 
-        ids = torch.tensor([self.encode([context])[0]])
+        ids = torch.tensor([self.encode([context])[0]], device=self.device)
         eos = self._stop_ids()
         with torch.inference_mode():
             out = self.model.generate(
@@ -150,7 +164,7 @@ class CausalLMScorer:
                 pad_token_id=self.pad_id,
                 eos_token_id=sorted(eos) or None,
             )
-        new = [int(t) for t in out[0, ids.shape[1] :]]
+        new = [int(t) for t in out[0, ids.shape[1] :].tolist()]
         cut = next((i for i, t in enumerate(new) if t in eos), len(new))
         new = new[:cut]
         if not new:
@@ -165,6 +179,11 @@ class CausalLMScorer:
             if eos is not None:
                 stops.update([eos] if isinstance(eos, int) else list(eos))
         return {int(s) for s in stops}
+
+    @property
+    def device(self) -> Any:
+        """Where the model's weights are (inputs are created there)."""
+        return getattr(self.model, "device", "cpu")
 
     @property
     def target(self) -> str | None:
@@ -186,7 +205,9 @@ class CausalLMScorer:
             raise RuntimeError("no target: call set_target() or greedy_answer() first")
         if len(prompts) == 0:
             return np.zeros(0)
-        shared = _common_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
+        if min(len(p) for p in prompts) == 0:
+            raise ValueError("every prompt needs at least one token before the target")
+        shared = reusable_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
         if shared < self.MIN_SHARED_PREFIX:
             return self._score_batches(prompts, 0)
         try:
@@ -209,28 +230,30 @@ class CausalLMScorer:
         import torch
 
         with torch.inference_mode():
-            return self.model(input_ids=torch.tensor([prefix]), use_cache=True).past_key_values
+            return self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
 
     def _forward(self, prompts: list[Sequence[int]], past: Any = None, shared: int = 0) -> np.ndarray:
         """One forward pass over ``shared`` cached prefix tokens + left-padded ``prompt + target`` rows."""
         import torch
 
-        target = torch.tensor(self.target_ids)
         n_target = len(self.target_ids)
         seqs = [list(p) + self.target_ids for p in prompts]
         width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(seqs), width), dtype=torch.long)
+        ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
+        attention = np.zeros((len(seqs), width), dtype=np.int64)
         for row, seq in enumerate(seqs):  # left padding: every answer ends at the last position
-            ids[row, width - len(seq) :] = torch.tensor(seq)
+            ids[row, width - len(seq) :] = seq
             attention[row, width - len(seq) :] = 1
+        ids, attention = torch.from_numpy(ids).to(self.device), torch.from_numpy(attention).to(self.device)
+        target = torch.tensor(self.target_ids, device=self.device)
         positions = shared + (attention.cumsum(-1) - 1).clamp(min=0)
         kwargs: dict[str, Any] = {"use_cache": False}
         if past is not None:
             cache = copy.deepcopy(past)  # the forward pass appends to the cache: keep the prefix intact
             cache.batch_repeat_interleave(len(seqs))
-            attention = torch.cat([torch.ones((len(seqs), shared), dtype=torch.long), attention], dim=1)
-            kwargs = {"past_key_values": cache, "use_cache": True}
+            prefix_attention = torch.ones((len(seqs), shared), dtype=torch.long, device=self.device)
+            attention = torch.cat([prefix_attention, attention], dim=1)
+            kwargs = {_cache_keyword(self.model): cache, "use_cache": True}
         with torch.inference_mode():
             logits = self.model(
                 input_ids=ids, attention_mask=attention, position_ids=positions, logits_to_keep=n_target + 1, **kwargs
@@ -239,14 +262,24 @@ class CausalLMScorer:
             chosen = logits.gather(-1, target.expand(len(seqs), -1).unsqueeze(-1)).squeeze(-1)
             logp = chosen - torch.logsumexp(logits, dim=-1)
             total = logp.sum(-1) if self.reduction == "sum" else logp.mean(-1)
-        return total.double().numpy()
+        return total.double().cpu().numpy()
 
 
-def _common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
-    """Length of the longest token prefix shared by all prompts."""
+def _cache_keyword(model: Any) -> str:
+    """The forward pass's key/value-cache argument: ``cache`` in recent transformers, ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def reusable_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all prompts share and may take from one key/value cache.
+
+    The longest common token prefix, but at most the shortest prompt's length minus one: a prompt's last
+    token must be in the forward pass, because its logits predict the first target token (a prompt that is
+    a prefix of the others would otherwise read that prediction off a padding position).
+    """
     shortest = min(len(p) for p in prompts)
-    if shortest == 0:
+    if shortest <= 1:
         return 0
-    head = np.array([list(p[:shortest]) for p in prompts])
+    head = np.array([list(p[: shortest - 1]) for p in prompts])
     differs = np.flatnonzero((head != head[0]).any(axis=0))
-    return int(differs[0]) if len(differs) else shortest
+    return int(differs[0]) if len(differs) else shortest - 1
