@@ -161,7 +161,7 @@ def fbii_interspect(f, n: int, budget: int, seed: int) -> np.ndarray:
 
     expl = isp.explain(
         f, n_features=n, method="faith_banzhaf", budget=budget, max_order=FB_ORDER, random_state=seed,
-        progress=False, holdout_fraction=0.0,
+        progress=False, holdout=0,
     )  # fmt: skip
     return as_vector(expl.interactions(index="fbii", order=FB_ORDER).to_dict(), n)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from planted import exact_r2
 
 import interspect as isp
 from interspect.algorithms.auto import choose_method, fit_auto
@@ -9,10 +10,6 @@ from interspect.algorithms.proxyspex import fit_proxyspex
 from interspect.algorithms.spex.planner import spex_query_count
 from interspect.query.engine import QueryEngine
 from interspect.transforms.sparse import SparseTransform
-
-
-def exact_r2(truth: SparseTransform, fitted: SparseTransform) -> float:
-    return 1.0 - (fitted - truth).energy(include_empty=True) / truth.energy()
 
 
 def test_choice_rule():
@@ -54,8 +51,9 @@ def test_pure_interactions_are_handed_to_spex():
     assert result.info["auto"]["choice"] == "spex"
     assert engine.n_queries <= budget
     assert exact_r2(truth, result.fourier) > 0.99
-    masks, values = result.holdout  # the pilot masks, never seen by SPEX, measure it
-    np.testing.assert_allclose(values, truth.predict(masks))
+    # the pilot masks, never seen by SPEX, measure it
+    assert result.faithfulness.kind == "heldout" and result.faithfulness.n_masks == result.info["auto"]["pilot_queries"]
+    assert result.faithfulness.r2 == result.info["auto"]["spex_r2_on_pilot"] > 0.99
 
 
 def test_a_pure_interaction_beside_a_hierarchy_goes_to_spex():
@@ -66,7 +64,7 @@ def test_a_pure_interaction_beside_a_hierarchy_goes_to_spex():
     budget = int(spex_query_count(n, 4, 4) / 0.7) + 10
     engine = QueryEngine(truth.predict, n)
     result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
-    assert result.info["auto"]["pilot_cv_r2"] < 0.9 and result.info["auto"]["choice"] == "spex"
+    assert result.info["auto"]["pilot_r2"] < 0.9 and result.info["auto"]["choice"] == "spex"
     assert exact_r2(truth, result.fourier) > 1 - 1e-9
 
 
@@ -77,7 +75,7 @@ def test_dense_function_gets_the_hybrid_fitted_on_every_query(squashed_sum):
     engine = QueryEngine(f, n)
     result = fit_auto(engine, budget=budget, max_order=4, random_state=0)
     decision = result.info["auto"]
-    assert decision["choice"] == "hybrid" and decision["spex_r2_on_pilot"] < decision["pilot_cv_r2"]
+    assert decision["choice"] == "hybrid" and decision["spex_r2_on_pilot"] < decision["pilot_r2"]
     assert decision["hybrid_queries"] == engine.n_queries == budget
     test = np.random.default_rng(9).random((4000, n)) < 0.5
     y = f(test)
@@ -93,9 +91,24 @@ def test_explain_auto_and_bad_input():
     n = 30
     truth = SparseTransform.from_dict({(): 1.0, (3,): 1.0, (4,): 0.5, (3, 4): 0.5}, n)
     expl = isp.explain(truth.predict, n_features=n, method="auto", budget=200, max_order=2, random_state=0)
-    assert expl.info["auto"]["choice"] == "proxyspex" and expl.faithfulness["r2"] > 0.999
+    assert expl.info["auto"]["choice"] == "proxyspex" and expl.faithfulness.r2 > 0.999
     with pytest.raises(ValueError, match="pilot_fraction"):
         fit_auto(QueryEngine(truth.predict, n), budget=200, max_order=2, pilot_fraction=1.5)
+
+
+def test_auto_routes_each_option_to_the_method_that_takes_it():
+    n = 30
+    truth = SparseTransform.from_dict({(): 1.0, (3,): 1.0, (4,): 0.5, (3, 4): 0.5}, n)
+    engine = QueryEngine(truth.predict, n)
+    paired = fit_auto(engine, budget=200, max_order=2, random_state=0, paired=True, noise_z=2.0)  # ProxySPEX's, SPEX's
+    masks = engine.answered()[0]
+    np.testing.assert_array_equal(masks[0::2], ~masks[1::2])  # ProxySPEX got paired=True
+    assert paired.info["auto"]["choice"] == "proxyspex"
+    small = SparseTransform.from_dict({(): 1.0, (0,): 1.0, (1, 2): 0.5}, 4)
+    tiny = fit_auto(QueryEngine(small.predict, 4), budget=100, random_state=0, tol=0.6)  # the exact method's
+    assert tiny.info["auto"]["choice"] == "exact" and tiny.info["tol"] == 0.6
+    with pytest.raises(ValueError, match=r"no option 'pairde'.*did you mean 'paired'"):
+        fit_auto(QueryEngine(truth.predict, n), budget=200, pairde=True)
 
 
 def test_handover_when_the_pilot_is_below_the_threshold():

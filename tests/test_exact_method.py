@@ -6,6 +6,7 @@ import pytest
 import interspect as isp
 from interspect import QueryEngine, SparseTransform
 from interspect.algorithms.exact import fit_exact
+from interspect.contracts import Faithfulness
 from interspect.evaluation.faithfulness import r2_dense
 from interspect.indices import shapley_values
 from interspect.transforms.exact import all_masks
@@ -42,7 +43,8 @@ def test_exact_equals_brute_force_fourier_through_the_engine():
     got = {tuple(np.flatnonzero(m)): truth[s] for s, m in enumerate(masks)}
     assert result.fourier.to_dict() == pytest.approx(got, abs=1e-12)
     np.testing.assert_allclose(result.fourier.predict(masks), f.table, atol=1e-12)
-    assert result.info["r2_exact"] == 1.0 and result.holdout is None
+    assert result.faithfulness == Faithfulness(1.0, "exact", 1 << n) and result.method == "exact"
+    assert result.info["dropped_terms"] == 0 and result.info["dropped_energy_share"] == 0.0
 
 
 def test_pruning_reports_the_exact_r2_of_what_is_kept():
@@ -52,8 +54,11 @@ def test_pruning_reports_the_exact_r2_of_what_is_kept():
     result = fit_exact(QueryEngine(f, n), budget=1 << n, max_order=2, random_state=0)
     assert result.fourier.max_degree == 2
     assert len(result.fourier) == 1 + 7 + 21
-    assert result.info["r2_exact"] == pytest.approx(r2_dense(f.table, result.fourier), abs=1e-12)
-    assert result.info["r2_exact"] < 0.5  # a random function carries most energy above degree 2
+    assert result.faithfulness.r2 == pytest.approx(r2_dense(f.table, result.fourier), abs=1e-12)
+    assert result.faithfulness.r2 < 0.5  # a random function carries most energy above degree 2
+    # it says what truncation dropped: every term above degree 2, and that share of the energy
+    assert result.info["dropped_terms"] == (1 << n) - len(result.fourier)
+    assert result.info["dropped_energy_share"] == pytest.approx(1 - result.faithfulness.r2, abs=1e-12)
     assert result.fourier.get((2, 5)) == pytest.approx(truth[(1 << 2) | (1 << 5)])
 
     tol = float(np.quantile(np.abs(truth), 0.75))
@@ -61,18 +66,27 @@ def test_pruning_reports_the_exact_r2_of_what_is_kept():
     kept = np.abs(truth) > tol
     kept[0] = True
     assert len(pruned.fourier) == kept.sum() and pruned.fourier.get(()) == pytest.approx(truth[0])
-    assert pruned.info["r2_exact"] == pytest.approx(r2_dense(f.table, pruned.fourier), abs=1e-12)
+    assert pruned.faithfulness.r2 == pytest.approx(r2_dense(f.table, pruned.fourier), abs=1e-12)
 
 
 def test_planted_sparse_function_is_recovered_through_explain():
     n = 10
     planted = SparseTransform.from_dict({(): 0.5, (3,): 1.0, (1, 7): -2.0, (0, 4, 9): 0.75}, n)
-    expl = isp.explain(planted.predict, n_features=n, method="exact", max_order=n, random_state=0)
+    expl = isp.explain(planted.predict, n_features=n, method="exact", random_state=0)
     assert expl.n_queries == 1 << n
-    assert expl.faithfulness == {"r2": 1.0, "kind": "exact", "n_masks": 1 << n}
+    assert expl.faithfulness.r2 == pytest.approx(1.0) and expl.faithfulness.kind == "exact"
+    assert expl.faithfulness.n_masks == 1 << n
     got = expl.fourier.prune(tol=1e-9).to_dict()
     assert got == pytest.approx(planted.to_dict(), abs=1e-12)
     np.testing.assert_allclose(expl.shapley_values(), shapley_values(planted), atol=1e-12)
+
+
+def test_no_silent_truncation_every_order_is_kept_by_default():
+    n = 8
+    f = TableFunction(n, seed=4)  # a random function: energy at every degree
+    result = fit_exact(QueryEngine(f, n), budget=None, max_order=None, random_state=0)
+    assert len(result.fourier) == 1 << n and result.fourier.max_degree == n
+    assert result.faithfulness.r2 == pytest.approx(1.0, abs=1e-12) and result.info["dropped_terms"] == 0
 
 
 def test_clear_errors_on_bad_input():

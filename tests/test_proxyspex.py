@@ -1,47 +1,20 @@
 """ProxySPEX: exact recovery of planted hierarchical functions, reproducibility, tiny budgets, large n."""
 
-import itertools
 
 import numpy as np
 import pytest
+from planted import exact_r2, planted_hierarchical
 
 import interspect as isp
 from interspect.algorithms.base import get_method
-from interspect.algorithms.pair_lasso import fit_pair_lasso, stack_weights, strongest_pairs
-from interspect.algorithms.proxyspex import (
-    _RIDGE_GRID,
-    _pipeline,
-    _proxy_weight,
-    _solve,
-    _transposed,
-    _with_intercept,
-    distinct_uniform_masks,
-    fit_from_queries,
-    fit_proxyspex,
-    fit_tree_proxy,
-    kfold_labels,
-    parity_design,
-    ridge_cv_predictions,
-)
+from interspect.algorithms.numerics import distinct_uniform_masks, parity_design, ridge
+from interspect.algorithms.proxyspex import fit_from_queries, fit_proxyspex
+from interspect.algorithms.proxyspex.pair_lasso import fit_pair_lasso, stack_weights, strongest_pairs
+from interspect.algorithms.proxyspex.proxy import fit_tree_proxy
+from interspect.algorithms.proxyspex.selection import RIDGE_GRID, proxy_blend_weight, run_pipeline, with_intercept
+from interspect.algorithms.proxyspex.small_budget import kfold_labels, ridge_cv_predictions
 from interspect.query.engine import QueryEngine
 from interspect.transforms.sparse import SparseTransform
-
-
-def planted_hierarchical(n: int, n_top: int, max_degree: int, seed: int) -> SparseTransform:
-    """Random top-level interactions plus all their subsets (decaying weights): a hierarchical function."""
-    rng = np.random.default_rng(seed)
-    terms: dict[tuple[int, ...], float] = {(): float(rng.normal())}
-    for _ in range(n_top):
-        top = tuple(sorted(rng.choice(n, int(rng.integers(2, max_degree + 1)), replace=False).tolist()))
-        for r in range(1, len(top) + 1):
-            for sub in itertools.combinations(top, r):
-                terms.setdefault(sub, float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.0) * 0.8 ** (len(top) - r)))
-    return SparseTransform.from_dict(terms, n)
-
-
-def exact_r2(truth: SparseTransform, fitted: SparseTransform) -> float:
-    """R² over all 2^n masks, by Parseval (SPEC: faithfulness against a known transform needs no sampling)."""
-    return 1.0 - (fitted - truth).energy(include_empty=True) / truth.energy()
 
 
 @pytest.mark.parametrize("n, seed", [(24, 0), (64, 1), (200, 2)])
@@ -56,32 +29,29 @@ def test_exact_recovery_of_planted_functions(n, seed):
     assert set(got) == set(want)
     assert all(abs(got[k] - want[k]) < 1e-6 for k in want)
     assert result.info["proxy_weight"] == 0.0  # the selection is exact: nothing of the trees is blended in
-    # the held-out masks are fresh, paid for, and never fitted
-    masks, values = result.holdout
-    assert len(values) == 120 and result.info["n_fit"] == 1080
-    np.testing.assert_allclose(values, truth.predict(masks))
+    assert result.info["n_fit_queries"] == 1200  # every query is fitted: held-out masks are explain's
 
 
-def test_held_out_and_validation_rows_are_capped_at_large_budgets():
+def test_every_query_is_fitted_and_validation_rows_are_capped_at_large_budgets():
     truth = planted_hierarchical(20, n_top=3, max_degree=3, seed=5)
-    result = fit_proxyspex(QueryEngine(truth.predict, 20), budget=6000, max_order=3, random_state=0)
-    assert result.info["n_holdout"] == 500 and result.info["n_fit"] == 5500  # not 10 % = 600
-    assert len(result.holdout[1]) == 500
+    engine = QueryEngine(truth.predict, 20)
+    result = fit_proxyspex(engine, budget=6000, max_order=3, random_state=0)
+    assert result.info["n_fit_queries"] == engine.n_queries == 6000 and result.faithfulness is None
     rng = np.random.default_rng(0)
     for m, n_val in ((1000, 200), (4000, 500)):  # 20 %, at most 500
         x = rng.random((m, 20)) < 0.5
         _, info = fit_tree_proxy(x, truth.predict(x), 3, rng, 1)
-        assert len(info["_val"]) == n_val
+        assert len(info["validation_rows"]) == n_val
 
 
 def test_proxy_weight_is_the_validation_optimal_blend():
     rng = np.random.default_rng(0)
     y = rng.normal(size=200)
     noise = rng.normal(size=200)
-    assert _proxy_weight(y, y + noise, y) == (0.0, 1.0)
-    w, r2 = _proxy_weight(y + noise, y, y)
+    assert proxy_blend_weight(y, y + noise, y) == (0.0, 1.0)
+    w, r2 = proxy_blend_weight(y + noise, y, y)
     assert w == 1.0 and r2 == 1.0
-    w, r2 = _proxy_weight(y + noise, y - noise, y)  # errors cancel at w = 1/2
+    w, r2 = proxy_blend_weight(y + noise, y - noise, y)  # errors cancel at w = 1/2
     assert abs(w - 0.5) < 1e-12 and r2 > 1 - 1e-12
 
 
@@ -92,7 +62,7 @@ def test_dense_functions_blend_in_the_trees_and_gain_on_fresh_masks(squashed_sum
     y, y_test = f(x), f(x_test)
     scores = {}
     for blend in (False, True):
-        fourier, info = _pipeline(
+        fourier, info = run_pipeline(
             x, y, np.random.default_rng(0), max_order=4, n_jobs=1, max_candidates=500, expand_rounds=2,
             max_pool=2000, blend_proxy=blend,
         )  # fmt: skip
@@ -114,20 +84,17 @@ def test_expansion_finds_a_high_order_term_without_its_own_marginal_signal():
 def test_reproducible_with_seed_and_generator():
     truth = planted_hierarchical(50, n_top=3, max_degree=3, seed=5)
     runs = [
-        fit_proxyspex(QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=seed, holdout_fraction=0.1)
+        (engine := QueryEngine(truth.predict, 50), fit_proxyspex(engine, budget=300, max_order=3, random_state=seed))
         for seed in (7, 7, 8)
     ]
-    assert runs[0].fourier.to_dict() == runs[1].fourier.to_dict()
-    np.testing.assert_array_equal(runs[0].holdout[0], runs[1].holdout[0])
-    assert not np.array_equal(runs[0].holdout[0], runs[2].holdout[0])
+    assert runs[0][1].fourier.to_dict() == runs[1][1].fourier.to_dict()
+    masks = [engine.answered()[0] for engine, _ in runs]
+    np.testing.assert_array_equal(masks[0], masks[1])
+    assert not np.array_equal(masks[0], masks[2])
     via_rng = fit_proxyspex(
-        QueryEngine(truth.predict, 50),
-        budget=300,
-        max_order=3,
-        random_state=np.random.default_rng(7),
-        holdout_fraction=0.1,
+        QueryEngine(truth.predict, 50), budget=300, max_order=3, random_state=np.random.default_rng(7)
     )
-    assert via_rng.fourier.to_dict() == runs[0].fourier.to_dict()
+    assert via_rng.fourier.to_dict() == runs[0][1].fourier.to_dict()
 
 
 def test_tiny_budgets():
@@ -139,7 +106,7 @@ def test_tiny_budgets():
     assert list(few.fourier.to_dict()) == [()] and "too few" in few.info["message"]
     # fewer masks than features: no crash, a message, and the strong effects are still found
     engine = QueryEngine(truth.predict, n)
-    small = fit_proxyspex(engine, budget=60, max_order=2, random_state=0, holdout_fraction=0.0)
+    small = fit_proxyspex(engine, budget=60, max_order=2, random_state=0)
     assert engine.n_queries == 60
     assert "60 queries for 100 features" in small.info["message"]
     assert abs(small.fourier.get((4,)) - 2.0) < 0.2 and abs(small.fourier.get((7,)) + 1.5) < 0.2
@@ -149,7 +116,7 @@ def test_more_budget_than_masks_uses_every_mask_once():
     n = 5
     truth = planted_hierarchical(n, n_top=2, max_degree=3, seed=3)
     engine = QueryEngine(truth.predict, n)
-    result = fit_proxyspex(engine, budget=1000, max_order=3, random_state=0, holdout_fraction=0.0)
+    result = fit_proxyspex(engine, budget=1000, max_order=3, random_state=0)
     assert engine.n_queries == 32
     assert exact_r2(truth, result.fourier) > 1 - 1e-9
 
@@ -179,20 +146,19 @@ def test_fit_from_queries_and_explain_integration():
     n = 30
     truth = planted_hierarchical(n, n_top=3, max_degree=2, seed=11)
     x = distinct_uniform_masks(400, n, np.random.default_rng(0))
-    fourier, info = fit_from_queries(x, truth.predict(x), max_order=2, random_state=0)
-    assert exact_r2(truth, fourier) > 1 - 1e-9 and info["cv_r2"] > 0.999
+    result = fit_from_queries(x, truth.predict(x), max_order=2, random_state=0)
+    # below CV_MAX_ROWS every query is fitted and the faithfulness is cross-validated over all of them
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+    assert result.faithfulness.kind == "cross-validated" and result.faithfulness.n_masks == 400
+    assert result.faithfulness.r2 > 0.999 and "cv_r2" not in result.info
     assert get_method("proxyspex") is fit_proxyspex
-    expl = isp.explain(truth.predict, n_features=n, method="proxyspex", budget=500, max_order=2, random_state=0)
-    assert expl.n_queries == 500
-    # every query fitted at this budget: faithfulness is the cross-validated R² over all of them
-    assert expl.faithfulness == {"r2": expl.info["cv_r2"], "kind": "cross-validated", "n_masks": 500}
-    assert expl.faithfulness["r2"] > 0.999 and expl.info["n_holdout"] == 0
-    # extra held-out masks, when asked for, take precedence
+    # held-out masks, when asked for, come out of the budget and measure the fit
     expl = isp.explain(
         truth.predict, n_features=n, method="proxyspex", budget=500, max_order=2, holdout=100, random_state=0
     )
-    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["n_masks"] == 100
-    assert expl.faithfulness["r2"] > 0.999
+    assert expl.n_queries == 500 and expl.n_heldout_queries == 100
+    assert expl.faithfulness.kind == "heldout" and expl.faithfulness.n_masks == 100
+    assert expl.faithfulness.r2 > 0.999
 
 
 def test_small_budgets_lean_on_the_singleton_ridge_when_cv_prefers_it():
@@ -205,14 +171,15 @@ def test_small_budgets_lean_on_the_singleton_ridge_when_cv_prefers_it():
     truth = SparseTransform.from_dict(terms, n)
     x = distinct_uniform_masks(54, n, np.random.default_rng(1))
     y = truth.predict(x)
-    fourier, info = fit_from_queries(x, y, max_order=3, random_state=0)
+    result = fit_from_queries(x, y, max_order=3, random_state=0)
+    fourier, info = result.fourier, result.info
     scores, weights = info["cv_scores"], info["blend_weights"]
     assert scores["singletons"] > scores["pipeline"] + 0.3
     assert weights["pipeline"] < 0.2 and weights["singletons"] > 0.5 and abs(sum(weights.values()) - 1) < 1e-12
-    assert info["cv_r2"] == scores["blend"] >= scores["singletons"]
-    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
-    ridge = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, info["singleton_alpha"]), n)
-    ridge_part = np.array([weights["singletons"] * ridge.get((i,)) for i in range(n)])
+    assert result.faithfulness.r2 == scores["blend"] >= scores["singletons"]
+    design = parity_design(x, with_intercept(np.arange(n)[:, None]))
+    singles = SparseTransform(np.arange(-1, n)[:, None], ridge(design, y, info["singleton_alpha"]), n)
+    ridge_part = np.array([weights["singletons"] * singles.get((i,)) for i in range(n)])
     others = np.array([fourier.get((i,)) for i in range(n)]) - ridge_part  # other weights x their fits' (|c| < 3)
     assert np.max(np.abs(others)) < 3 * (weights["pipeline"] + weights["pairs"])
     assert exact_r2(truth, fourier) > 0.9
@@ -248,8 +215,8 @@ def test_pair_lasso_finds_the_pairs_of_strong_features_with_few_queries():
     x = distinct_uniform_masks(m, n, np.random.default_rng(0))
     y = truth.predict(x)
     signs = 1.0 - 2.0 * x
-    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
-    rank = lambda rows: _solve(design[rows], y[rows], 1e-2)[1:]  # noqa: E731
+    design = parity_design(x, with_intercept(np.arange(n)[:, None]))
+    rank = lambda rows: ridge(design[rows], y[rows], 1e-2)[1:]  # noqa: E731
     folds = kfold_labels(m, 10, np.random.default_rng(1))
     fit, oof = fit_pair_lasso(signs, y, rank(np.ones(m, dtype=bool)), folds, rank)
     assert exact_r2(truth, fit) > 1 - 1e-9  # the relaxed fit undoes the lasso's shrinkage
@@ -258,7 +225,7 @@ def test_pair_lasso_finds_the_pairs_of_strong_features_with_few_queries():
     assert r2(oof, y) > 1 - 1e-9  # every fold recovers it too
     # honest out-of-fold predictions (ranking and lasso rerun without the fold): pure noise predicts nothing
     noise = np.random.default_rng(5).normal(size=m)
-    rank_noise = lambda rows: _solve(design[rows], noise[rows], 1e-2)[1:]  # noqa: E731
+    rank_noise = lambda rows: ridge(design[rows], noise[rows], 1e-2)[1:]  # noqa: E731
     fit, oof = fit_pair_lasso(signs, noise, rank_noise(np.ones(m, dtype=bool)), folds, rank_noise)
     assert r2(oof, noise) < 0.05
 
@@ -272,20 +239,20 @@ def test_small_budgets_are_never_worse_than_the_singleton_ridge(n, m, hierarchic
     x = distinct_uniform_masks(m, n, np.random.default_rng(0))
     y = truth.predict(x)
     runs = [fit_from_queries(x, y, max_order=4, random_state=3) for _ in range(2)]
-    assert runs[0][0].to_dict() == runs[1][0].to_dict()  # reproducible, CV folds included
-    fourier, info = runs[0]
+    assert runs[0].fourier.to_dict() == runs[1].fourier.to_dict()  # reproducible, CV folds included
+    fourier, info = runs[0].fourier, runs[0].info
     assert set(info["cv_scores"]) == {"pipeline", "singletons", "pairs", "blend"}
-    assert info["cv_r2"] == info["cv_scores"]["blend"] <= 1.0
+    assert runs[0].faithfulness.r2 == info["cv_scores"]["blend"] <= 1.0
     # on all 2^n masks (exact, by Parseval) at least as good as ridge on every singleton with a CV-chosen strength
-    design = parity_design(_transposed(x), _with_intercept(np.arange(n)[:, None]))
+    design = parity_design(x, with_intercept(np.arange(n)[:, None]))
     sse = ((ridge_cv_predictions(design, y, kfold_labels(m, 5, np.random.default_rng(0))) - y) ** 2).sum(axis=1)
-    baseline = SparseTransform(np.arange(-1, n)[:, None], _solve(design, y, _RIDGE_GRID[int(np.argmin(sse))]), n)
+    baseline = SparseTransform(np.arange(-1, n)[:, None], ridge(design, y, RIDGE_GRID[int(np.argmin(sse))]), n)
     assert exact_r2(truth, fourier) >= exact_r2(truth, baseline) - 0.01
     if m >= 300:  # enough masks for the pipeline to find interactions: it is kept and wins by far
         assert info["blend_weights"]["pipeline"] > 0.8 and exact_r2(truth, fourier) > exact_r2(truth, baseline) + 0.2
 
 
-def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_direct_solve():
+def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_directridge():
     rng = np.random.default_rng(0)
     m = 60
     folds = kfold_labels(m, 5, rng)
@@ -296,9 +263,9 @@ def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_direct_solve():
         y = 2.0 + design[:, 1:6] @ rng.normal(size=5) + rng.normal(size=m)
         for alpha in (1e-4, 0.1, 1.0):
             gram = design.T @ design + np.diag(np.r_[0.0, np.full(k - 1, alpha * m)])
-            np.testing.assert_allclose(_solve(design, y, alpha), np.linalg.solve(gram, design.T @ y), atol=1e-9)
+            np.testing.assert_allclose(ridge(design, y, alpha), np.linalg.solve(gram, design.T @ y), atol=1e-9)
         pred = ridge_cv_predictions(design, y, folds)
-        for a, alpha in enumerate(_RIDGE_GRID[1:], start=1):
+        for a, alpha in enumerate(RIDGE_GRID[1:], start=1):
             for f in range(5):
                 tr, val = folds != f, folds == f
                 d = design[tr]

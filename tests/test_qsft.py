@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from planted import planted_qary as planted
 
 import interspect
 from interspect import QaryExplanation, explain_qary
@@ -14,20 +15,6 @@ from interspect.query.qary import QaryQueryEngine
 from interspect.transforms.exact import all_masks, exact_fourier
 from interspect.transforms.qary import SparseQaryTransform, all_qary_inputs, exact_qary_fourier
 from interspect.transforms.sparse import SparseTransform
-
-
-def planted(n: int, q: int, n_pairs: int, seed: int, max_degree: int = 3) -> SparseQaryTransform:
-    """A real function with ``2 * n_pairs`` non-zero coefficients (each ``k`` with its conjugate ``-k``)."""
-    rng = np.random.default_rng(seed)
-    rows = np.zeros((n_pairs, n), dtype=np.int64)
-    degrees = rng.integers(1, max_degree + 1, size=n_pairs)
-    for r, d in enumerate(degrees):
-        rows[r, rng.choice(n, size=d, replace=False)] = rng.integers(1, q, size=d)
-    coefs = rng.normal(size=n_pairs) + 1j * rng.normal(size=n_pairs)
-    coefs *= 1 + np.abs(coefs)  # keep them away from zero
-    if q == 2:
-        return SparseQaryTransform(rows, coefs.real, n, q)
-    return SparseQaryTransform(np.vstack([rows, (-rows) % q]), np.concatenate([coefs, coefs.conj()]), n, q)
 
 
 def assert_same_transform(got: SparseQaryTransform, want: SparseQaryTransform, atol: float = 1e-8) -> None:

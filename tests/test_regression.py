@@ -19,6 +19,7 @@ from interspect.algorithms.regression import (
     fit_lasso,
     kernel_design,
 )
+from interspect.evaluation.faithfulness import r2_dense
 from interspect.indices import interaction_values, shapley_values
 from interspect.transforms.exact import all_masks
 
@@ -72,7 +73,7 @@ def test_kernelshap_is_exact_with_every_mask_and_matches_two_oracles():
     np.testing.assert_allclose(phi, brute_force_shapley(f.table, n), atol=1e-9)
     oracle = shapiq_values(f, n, "SV", 1)
     np.testing.assert_allclose(phi, [oracle.get((i,), 0.0) for i in range(n)], atol=1e-9)
-    assert engine.n_queries == 1 << n and "r2_exact" in result.info
+    assert engine.n_queries == 1 << n and result.method == "kernelshap" and result.faithfulness is None
 
 
 def test_kernelshap_converges_with_budget_and_is_efficient_at_every_budget():
@@ -133,21 +134,17 @@ def test_kernelshap_through_explain_with_holdout_and_reproducibility():
     n = 12
     truth = planted(n, {(): 0.2, (0,): 1.0, (1, 2): -0.7, (5,): 0.4})
     kw = dict(n_features=n, method="kernelshap", budget=400, random_state=7)
-    a = isp.explain(truth.predict, holdout_fraction=0.25, **kw)
-    b = isp.explain(truth.predict, holdout_fraction=0.25, **kw)
-    c = isp.explain(truth.predict, holdout_fraction=0.25, **{**kw, "random_state": 8})
+    a = isp.explain(truth.predict, holdout=100, **kw)
+    b = isp.explain(truth.predict, holdout=100, **kw)
+    c = isp.explain(truth.predict, holdout=100, **{**kw, "random_state": 8})
     np.testing.assert_array_equal(a.shapley_values(), b.shapley_values())
     assert not np.array_equal(a.shapley_values(), c.shapley_values())
-    assert a.n_queries <= 400 and a.faithfulness["kind"] == "heldout" and a.faithfulness["n_masks"] >= 50
+    assert a.n_queries <= 400 and a.faithfulness.kind == "heldout" and a.faithfulness.n_masks >= 50
     np.testing.assert_allclose(a.shapley_values(), shapley_values(truth), atol=0.1)
-
+    # the method spends exactly its budget and buys no held-out masks of its own
     engine = QueryEngine(truth.predict, n)
-    result = fit_kernelshap(engine, budget=400, max_order=1, random_state=0, holdout_fraction=0.25)
-    held, values = result.holdout
-    np.testing.assert_allclose(values, truth.predict(held))
-    fit_engine = QueryEngine(truth.predict, n)
-    fit_kernelshap(fit_engine, budget=300, max_order=1, random_state=0)
-    assert not fit_engine.seen(held).any()  # held-out masks were never used for fitting
+    result = fit_kernelshap(engine, budget=300, max_order=1, random_state=0)
+    assert engine.n_queries == result.info["n_fit_queries"] == 300
 
 
 def test_kernelshap_rejects_bad_input():
@@ -156,8 +153,6 @@ def test_kernelshap_rejects_bad_input():
         fit_kernelshap(engine, budget=1, max_order=1, random_state=0)
     with pytest.raises(TypeError, match="integer"):
         fit_kernelshap(engine, budget=10.5, max_order=1, random_state=0)
-    with pytest.raises(ValueError, match="holdout_fraction"):
-        fit_kernelshap(engine, budget=10, max_order=1, random_state=0, holdout_fraction=1.0)
     assert engine.n_queries == 0
 
 
@@ -169,8 +164,8 @@ def test_faith_banzhaf_recovers_a_planted_low_degree_function():
     result = fit_faith_banzhaf(engine, budget=300, max_order=2, random_state=0)
     assert engine.n_queries <= 300 and result.info["n_terms"] == 1 + 14 + 91
     assert result.fourier.prune(tol=1e-8).to_dict() == pytest.approx(truth.to_dict(), abs=1e-9)
-    held, values = result.holdout  # spare budget beyond the 106 terms buys held-out masks
-    np.testing.assert_allclose(result.fourier.predict(held), values, atol=1e-9)
+    held = np.random.default_rng(9).random((200, n)) < 0.5  # fresh masks: the fit is the function
+    np.testing.assert_allclose(result.fourier.predict(held), truth.predict(held), atol=1e-9)
 
 
 def test_faith_banzhaf_at_full_enumeration_is_the_truncated_transform_and_shapiq_fbii():
@@ -182,7 +177,7 @@ def test_faith_banzhaf_at_full_enumeration_is_the_truncated_transform_and_shapiq
     assert result.fourier.to_dict() == pytest.approx(truncated, abs=1e-10)
     kept = sum(c * c for t, c in truncated.items() if t)
     total = sum(c * c for t, c in full.items() if t)
-    assert result.info["r2_exact"] == pytest.approx(kept / total, abs=1e-10)
+    assert r2_dense(f.table, result.fourier) == pytest.approx(kept / total, abs=1e-10)
     fbii = interaction_values(result.fourier, "fbii", k).to_dict()
     assert fbii == pytest.approx(shapiq_values(f, n, "FBII", k), abs=1e-9)
 
@@ -214,7 +209,7 @@ def test_faith_banzhaf_through_explain_is_reproducible():
     a = isp.explain(truth.predict, random_state=0, **kw)
     b = isp.explain(truth.predict, random_state=0, **kw)
     assert a.fourier.to_dict() == b.fourier.to_dict() and a.n_queries <= 120
-    assert a.faithfulness["kind"] == "heldout"
+    assert a.faithfulness.kind in ("heldout", "exact") and a.faithfulness.r2 is not None
 
 
 # ------------------------------------------------------------------------------------------------ lasso
@@ -232,7 +227,7 @@ def test_lasso_recovers_a_planted_first_order_function():
     ridge = fit_lasso(QueryEngine(truth.predict, n), budget=300, max_order=1, random_state=0, penalty="ridge")
     for support in [()] + [(i,) for i in range(n)]:
         assert ridge.fourier.get(support) == pytest.approx(truth.get(support), abs=1e-3)
-    assert ridge.info["penalty"] == "ridge" and ridge.holdout is not None
+    assert ridge.info["penalty"] == "ridge" and ridge.method == "lasso"
 
 
 def test_lasso_with_every_mask_and_no_penalty_is_the_first_order_truncation():
@@ -241,7 +236,7 @@ def test_lasso_with_every_mask_and_no_penalty_is_the_first_order_truncation():
     result = fit_lasso(QueryEngine(f, n), budget=1 << n, max_order=1, random_state=0, penalty="ridge", alpha=0.0)
     full = brute_force_fourier(f.table, n)
     assert result.fourier.to_dict() == pytest.approx({t: c for t, c in full.items() if len(t) <= 1}, abs=1e-10)
-    assert result.info["alpha"] == 0.0 and "r2_exact" in result.info and result.holdout is None
+    assert result.info["alpha"] == 0.0 and "r2_exact" not in result.info
 
 
 def test_lasso_is_reproducible_and_rejects_bad_input():

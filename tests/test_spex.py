@@ -3,36 +3,14 @@ arithmetic, noise, reproducibility and graceful behaviour on bad inputs."""
 
 import numpy as np
 import pytest
+from planted import assert_same, exact_r2
+from planted import planted_sparse as planted
 
 import interspect as isp
 from interspect.algorithms.base import get_method
 from interspect.algorithms.spex import fit_spex, plan_spex, spex_query_count
 from interspect.query.engine import QueryEngine
 from interspect.transforms.exact import all_masks, exact_fourier
-from interspect.transforms.sparse import SparseTransform
-
-
-def planted(n: int, k: int, max_degree: int, seed: int, min_degree: int = 1) -> SparseTransform:
-    """``k`` distinct random supports of degree ``min_degree..max_degree`` with coefficients of size 0.5–1.5."""
-    rng = np.random.default_rng(seed)
-    supports: dict[tuple[int, ...], float] = {(): float(rng.normal())}
-    while len(supports) < k + 1:
-        d = int(rng.integers(min_degree, max_degree + 1))
-        s = tuple(sorted(rng.choice(n, d, replace=False).tolist()))
-        supports.setdefault(s, float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.5)))
-    return SparseTransform.from_dict(supports, n)
-
-
-def r2_exact(truth: SparseTransform, fit: SparseTransform) -> float:
-    """Exact R² over all masks via Parseval (the mean term does not count as explained variance)."""
-    return 1.0 - (fit - truth).energy(include_empty=True) / truth.energy()
-
-
-def assert_same(truth: SparseTransform, fit: SparseTransform, tol: float = 1e-8) -> None:
-    got = fit.prune(tol=tol).to_dict()
-    want = truth.to_dict()
-    assert set(got) == set(want)
-    assert np.allclose([got[s] for s in want], list(want.values()), atol=tol)
 
 
 @pytest.mark.parametrize(
@@ -75,8 +53,8 @@ def test_noise_is_tolerated_and_soft_decoding_helps():
 
     hard, soft = fit(False), fit(True)
     assert soft.info["found_soft"] > 0
-    assert r2_exact(truth, soft.fourier) > 0.97
-    assert r2_exact(truth, soft.fourier) > r2_exact(truth, hard.fourier) + 0.1
+    assert exact_r2(truth, soft.fourier) > 0.97
+    assert exact_r2(truth, soft.fourier) > exact_r2(truth, hard.fourier) + 0.1
 
 
 def test_planner_arithmetic():
@@ -94,18 +72,16 @@ def test_planner_arithmetic():
     assert not none.feasible and "672" in none.message
 
 
-def test_leftover_budget_becomes_holdout():
+def test_spex_spends_only_its_design_and_explain_measures_it_on_held_out_masks():
     n = 120
     truth = planted(n, 10, 3, seed=2)
     engine = QueryEngine(truth.predict, n)
     budget = spex_query_count(n, 6, 3) + 700
     result = fit_spex(engine, budget=budget, max_order=3, random_state=0)
-    assert result.info["b"] == 6
-    masks, values = result.holdout
-    assert engine.n_queries <= budget
-    assert len(values) >= 700 and np.allclose(values, truth.predict(masks))
+    assert result.info["b"] == 6 and engine.n_queries == result.info["distinct_queries"] <= spex_query_count(n, 6, 3)
+    assert result.faithfulness is None and result.method == "spex"
     expl = isp.explain(truth.predict, n_features=n, method="spex", budget=budget, max_order=3, random_state=0)
-    assert expl.faithfulness["kind"] == "heldout" and expl.faithfulness["r2"] > 0.999999
+    assert expl.faithfulness.kind == "heldout" and expl.faithfulness.r2 > 0.999999
     assert expl.n_queries <= budget
 
 
@@ -117,12 +93,12 @@ def test_seed_reproducibility():
 
     def run(seed):
         engine = QueryEngine(lambda x: truth.predict(x) + 0.05 * noisy[x.sum(axis=1) + 7 * x[:, 0]], n)
-        return fit_spex(engine, budget=20_000, max_order=4, random_state=seed)
+        return fit_spex(engine, budget=20_000, max_order=4, random_state=seed), engine.answered()[0]
 
-    a, b, c = run(123), run(123), run(124)
+    (a, masks_a), (b, masks_b), (_, masks_c) = run(123), run(123), run(124)
     assert a.fourier.to_dict() == b.fourier.to_dict()
-    assert np.array_equal(a.holdout[0], b.holdout[0])
-    assert not np.array_equal(a.holdout[0], c.holdout[0])
+    assert np.array_equal(masks_a, masks_b)
+    assert not np.array_equal(masks_a, masks_c)
     assert get_method("spex") is fit_spex
 
 
@@ -141,14 +117,17 @@ def test_graceful_on_non_sparse_function():
     assert np.isfinite(result.fourier.coefs).all()
 
 
-def test_graceful_on_tiny_budget():
+def test_a_budget_below_the_smallest_design_is_refused_with_the_minimum():
     n = 1024
     truth = planted(n, 5, 2, seed=1)
     engine = QueryEngine(truth.predict, n)
-    result = fit_spex(engine, budget=40, max_order=5, random_state=0)
-    assert result.info["feasible"] is False and "672" in result.info["message"]
-    assert engine.n_queries <= 40
-    assert len(result.fourier) == 1 and abs(result.fourier.coefs[0] - truth.get(())) < 1.5
+    minimum = spex_query_count(n, 2, 1)  # b = 2, order 1: the smallest sound design
+    with pytest.raises(ValueError, match=rf"smallest design \(order 1\) needs {minimum:,} queries.*672"):
+        fit_spex(engine, budget=40, max_order=5, random_state=0)
+    assert engine.n_queries == 0
+    assert fit_spex(QueryEngine(truth.predict, n), budget=minimum, max_order=1, random_state=0).info["b"] == 2
+    with pytest.raises(ValueError, match="smallest design"):
+        fit_spex(QueryEngine(truth.predict, 200), budget=10, random_state=0)  # the issue's case: n = 200, 10 queries
     reduced = fit_spex(QueryEngine(truth.predict, n), budget=600, max_order=5, random_state=0)
     assert reduced.info["t"] < 5 and "recommended" in reduced.info["message"]
 

@@ -1,4 +1,4 @@
-"""What every algorithm shares: the result type, the method registry and the final least-squares refit."""
+"""What every algorithm shares: the method registry and the checking of method options."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ import difflib
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import scipy.linalg
-from threadpoolctl import threadpool_limits
-
-from ..transforms.sparse import PAD, SparseTransform
+from ..contracts import FitResult
 
 #: method name -> "module:function" (relative to ``interspect.algorithms``), imported on first use so a
 #: user of one method never pays for another's imports.
@@ -31,20 +26,6 @@ METHODS: dict[str, str] = {
 QARY_METHODS: dict[str, str] = {"auto": "qsft.qsft:fit_qsft", "qsft": "qsft.qsft:fit_qsft"}
 #: the methods ``auto`` may hand over to; its options are theirs too
 AUTO_SUBMETHODS = ("exact", "proxyspex", "spex")
-
-
-@dataclass
-class FitResult:
-    """What an algorithm returns.
-
-    ``fourier`` is the recovered sparse Fourier transform; ``holdout`` optionally carries masks the fit never
-    used and their model values (already paid for), from which held-out R² is measured; ``info`` holds
-    method-specific diagnostics (chosen parameters, messages) that end up in ``Explanation.info``.
-    """
-
-    fourier: SparseTransform
-    info: dict[str, Any] = field(default_factory=dict)
-    holdout: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def method_key(name: object) -> str:
@@ -67,7 +48,7 @@ def get_method(name: str, qary: bool = False) -> Callable[..., FitResult]:
 
 
 #: parameters every ``fit_*`` receives from :func:`interspect.explain`, never user options
-COMMON_PARAMETERS = frozenset({"engine", "budget", "max_order", "random_state"})
+COMMON_PARAMETERS = frozenset({"engine", "budget", "max_order", "random_state", "n_jobs"})
 
 
 def method_options(fit: Callable[..., Any]) -> frozenset[str]:
@@ -98,49 +79,3 @@ def check_options(method: str, options: dict[str, Any], qary: bool = False) -> N
             f"method {method!r} has no option {', '.join(map(repr, unknown))}{hints};"
             f" its options are: {', '.join(sorted(valid)) or 'none'}"
         )
-
-
-def fourier_design(masks: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``(m, k)`` matrix of Fourier basis functions ``(-1)^{|T & S|}`` for supports ``idx`` on ``masks``."""
-    x = np.asarray(masks) != 0
-    xp = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.uint8)
-    xp[:, :-1] = x
-    gather = np.where(idx == PAD, x.shape[1], idx)
-    hits = xp[:, gather].sum(axis=2, dtype=np.uint8)
-    return 1.0 - 2.0 * (hits & 1)
-
-
-def refit_fourier(
-    masks: np.ndarray,
-    values: np.ndarray,
-    support: SparseTransform,
-    alpha: float = 0.0,
-    always_include_empty: bool = True,
-) -> SparseTransform:
-    """Least-squares (``alpha = 0``) or ridge refit of the coefficients of ``support`` on observed queries.
-
-    The empty set (intercept) is always added and never penalised. Solved through the normal equations
-    with a Cholesky factorisation, falling back to ``lstsq`` when the design is rank deficient.
-    """
-    if always_include_empty:
-        support = support + SparseTransform([()], [0.0], support.n_features)
-    design = fourier_design(masks, support.idx)
-    y = np.asarray(values, dtype=np.float64).reshape(-1)
-    gram = design.T @ design
-    rhs = design.T @ y
-    penalty = np.full(len(support), float(alpha) * len(y))
-    penalty[support.degrees == 0] = 0.0
-    gram[np.diag_indices_from(gram)] += penalty
-    # small dense solves: multi-threaded BLAS only adds contention on a 2-core machine
-    with threadpool_limits(limits=1, user_api="blas"):
-        try:
-            coefs = scipy.linalg.solve(gram, rhs, assume_a="pos")
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-            solver_input = (design, y) if alpha == 0 else (gram, rhs)
-            coefs = np.linalg.lstsq(*solver_input, rcond=None)[0]
-    return support.with_coefs(coefs)
-
-
-def uniform_masks(n_masks: int, n_features: int, rng: np.random.Generator) -> np.ndarray:
-    """``(m, n)`` masks with every feature kept independently with probability 1/2."""
-    return rng.random((int(n_masks), int(n_features))) < 0.5

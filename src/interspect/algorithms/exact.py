@@ -1,29 +1,28 @@
 """The exact method: every one of the ``2^n`` masks through the model, then one fast Walsh–Hadamard transform.
 
-Ground truth for small ``n`` (``n <= 22``: four million masks). The complete transform has ``R² = 1``;
-optional pruning (small coefficients, high degrees) trades that for a compact surrogate, and the R² of
-what is kept is still exact by Parseval: ``1 - (energy dropped) / (energy of all non-empty terms)``.
+Ground truth for small ``n`` (``n <= MAX_EXACT_FEATURES``). The complete transform has ``R² = 1``; optional
+truncation (``max_order``) or pruning (``tol``) trades that for a compact surrogate, says what it dropped,
+and the R² of what is kept is still exact by Parseval: ``1 - (energy dropped) / (energy of all non-empty
+terms)``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ..transforms.exact import all_masks, fourier_dense
+from ..contracts import Engine, Faithfulness, FitResult
+from ..transforms.exact import MAX_EXACT_FEATURES, all_masks, fourier_dense
 from ..transforms.sparse import PAD, SparseTransform
-from .base import FitResult
-
-MAX_EXACT_FEATURES = 22
+from .numerics import r2_from_sums
 
 
 def fit_exact(
-    engine: Any,
+    engine: Engine,
     *,
     budget: int | None = None,
     max_order: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     tol: float = 0.0,
 ) -> FitResult:
     """Exact Fourier transform from all ``2^n`` masks (one batched engine call).
@@ -37,8 +36,10 @@ def fit_exact(
     tol : float
         Drop terms with ``|F(T)| <= tol`` (the empty set is always kept).
 
-    ``random_state`` is accepted for the common signature and unused. ``info["r2_exact"]`` is the exact R² of
-    the returned (possibly pruned) transform against the model; 1.0 when nothing is pruned.
+    The transform is linear, so no rescaling is needed (``tol`` is in the function's units). ``random_state``
+    and ``n_jobs`` are accepted for the common signature and unused. The faithfulness is
+    the exact R² of the returned transform; ``info["dropped_terms"]`` and ``info["dropped_energy_share"]``
+    say what truncation and pruning removed (0 when nothing was).
     """
     n = int(engine.n_features)
     if n > MAX_EXACT_FEATURES:
@@ -59,9 +60,15 @@ def fit_exact(
     if max_order is not None:
         keep &= masks.sum(axis=1) <= int(max_order)
     keep[0] = True
-    energy = coefs[1:] @ coefs[1:]
-    dropped = coefs[~keep] @ coefs[~keep]
-    r2 = 1.0 if energy <= 0.0 else float(1.0 - dropped / energy)
+    energy = float(coefs[1:] @ coefs[1:])
+    dropped = float(coefs[~keep] @ coefs[~keep])
     fourier = SparseTransform(np.where(masks[keep], np.arange(n), PAD), coefs[keep], n)
-    info = {"r2_exact": r2, "n_terms": len(fourier), "tol": float(tol), "max_order": max_order}
-    return FitResult(fourier, info, None)
+    info = {
+        "n_terms": len(fourier),
+        "tol": float(tol),
+        "max_order": max_order,
+        "dropped_terms": int((~keep).sum()),
+        "dropped_energy_share": dropped / energy if energy > 0 else 0.0,
+    }
+    faithfulness = Faithfulness(r2_from_sums(dropped, energy), "exact", 1 << n)
+    return FitResult(fourier, info, faithfulness, "exact")

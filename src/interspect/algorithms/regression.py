@@ -11,8 +11,8 @@ All three fit a low-order Fourier surrogate to model values on sampled masks:
   constraint, returned as the additive surrogate ``m(∅) = f(∅)``, ``m({i}) = φ_i`` in Fourier form, so that
   the Shapley values of the surrogate are exactly ``φ``.
 
-When every one of the ``2^n`` masks fits in the budget, each method fits on all of them and reports the
-exact R² (``info["r2_exact"]``); otherwise spare budget buys uniformly random held-out masks.
+When every one of the ``2^n`` masks fits in the budget, each method fits on all of them (and
+:func:`interspect.explain` then reports the exact R²). No method buys held-out masks: ``explain`` does.
 """
 
 from __future__ import annotations
@@ -22,15 +22,19 @@ from math import comb
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
+from ..contracts import Engine, FitResult
 from ..transforms.exact import MAX_EXACT_FEATURES, all_masks
 from ..transforms.sparse import PAD, SparseTransform, pad_columns
-from .base import FitResult, fourier_design
+from .numerics import distinct_uniform_masks, parity_design, ridge_from_gram, row_bytes, scale_invariant
 
 MAX_FAITH_BANZHAF_TERMS = 10_000  # the Gram matrix is terms x terms
+DEFAULT_FAITH_BANZHAF_ORDER = 2  # pairwise interactions: the usual Faith-Banzhaf target
 _CHUNK_ELEMENTS = 1 << 22  # mask rows x columns handled per vectorised chunk
 _MAX_ROUNDS = 64  # sampling rounds spent topping up distinct masks
+#: ridge strengths (shared scale, ``alpha * m``) that RidgeCV chooses from for ``lasso(penalty="ridge")``:
+#: 28 log-spaced values spanning the well-conditioned to the nearly-constant fit
+RIDGE_GRID = np.logspace(-9, 0, 28)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -44,55 +48,9 @@ def _check_budget(budget: int | None, default: int, minimum: int, method: str) -
     return int(budget)
 
 
-def _check_fraction(fraction: float) -> float:
-    if not 0.0 <= float(fraction) < 1.0:
-        raise ValueError(f"holdout_fraction must lie in [0, 1), got {fraction}")
-    return float(fraction)
-
-
 def _complete(budget: int, n: int) -> bool:
     """Whether the budget pays for all ``2^n`` masks (and they can be enumerated)."""
     return n <= MAX_EXACT_FEATURES and budget >= (1 << n)
-
-
-def _row_keys(masks: np.ndarray) -> np.ndarray:
-    packed = np.ascontiguousarray(np.packbits(masks, axis=1))
-    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-
-
-def sample_uniform_masks(m: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``m`` distinct masks, each feature kept with probability 1/2 (all ``2^n`` masks when ``m >= 2^n``).
-
-    Repeats (likely only for small ``n``) are redrawn, so every mask is a new query.
-    """
-    if _complete(m, n):
-        return all_masks(n)[rng.permutation(1 << n)]
-    out = np.zeros((0, n), dtype=bool)
-    for _ in range(_MAX_ROUNDS):
-        if len(out) >= m:
-            break
-        out = np.vstack([out, rng.random((m - len(out), n)) < 0.5])
-        _, first = np.unique(_row_keys(out), return_index=True)
-        out = out[np.sort(first)]
-    return out[:m]
-
-
-def _heldout(engine: Any, rng: np.random.Generator, n_masks: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Uniform masks the fit never saw, evaluated through the engine (``None`` if fewer than two)."""
-    if n_masks < 2:
-        return None
-    masks = sample_uniform_masks(n_masks, engine.n_features, rng)
-    masks = masks[~engine.seen(masks)] if hasattr(engine, "seen") else masks
-    return (masks, engine(masks)) if len(masks) >= 2 else None
-
-
-def _r2(values: np.ndarray, predicted: np.ndarray) -> float:
-    """R² of ``predicted`` against ``values`` (1.0 for a matched constant)."""
-    residual = float(np.sum((values - predicted) ** 2))
-    total = float(np.sum((values - values.mean()) ** 2))
-    if total <= 0.0:
-        return 1.0 if residual <= 1e-24 * max(1.0, float(values @ values)) else 0.0
-    return 1.0 - residual / total
 
 
 def _first_order(intercept: float, linear: np.ndarray) -> SparseTransform:
@@ -117,8 +75,8 @@ def _normal_equations(masks: np.ndarray, values: np.ndarray, idx: np.ndarray) ->
     gram, rhs = np.zeros((p, p)), np.zeros(p)
     step = max(1, _CHUNK_ELEMENTS // max(1, p * max(1, idx.shape[1])))
     for lo in range(0, len(masks), step):
-        design = fourier_design(masks[lo : lo + step], idx)
-        gram += design.T @ design
+        design = parity_design(masks[lo : lo + step], idx)
+        gram += (design.T @ design).astype(np.float64)  # ±1 entries: exact in float32 below 2^24 rows
         rhs += design.T @ values[lo : lo + step]
     return gram, rhs
 
@@ -129,16 +87,17 @@ def default_lasso_budget(n_features: int) -> int:
     return int(np.clip(2 * (n_features + 1), 64, 5000))
 
 
+@scale_invariant
 def fit_lasso(
-    engine: Any,
+    engine: Engine,
     *,
     budget: int | None = None,
-    max_order: int = 1,
+    max_order: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     penalty: str = "lasso",
     alpha: float | None = None,
     cv: int = 5,
-    holdout_fraction: float = 0.1,
 ) -> FitResult:
     """First-order LIME-like surrogate: ``f(S) ≈ F(∅) + sum_i F({i}) (-1)^{[i in S]}`` under uniform masks.
 
@@ -147,11 +106,13 @@ def fit_lasso(
     penalty : ``"lasso"`` (sparse, :class:`~sklearn.linear_model.LassoCV`) or ``"ridge"``
         (:class:`~sklearn.linear_model.RidgeCV`).
     alpha : float, optional
-        Fixed penalty strength (sklearn's scale); by default chosen by ``cv``-fold cross-validation.
-    holdout_fraction : float
-        Share of the budget spent on held-out masks for R² (not when all ``2^n`` masks fit).
+        Fixed penalty strength, by default chosen by ``cv``-fold cross-validation. For ``penalty="ridge"``
+        the ridge strength on the shared scale (penalty ``alpha * m`` on the ``±1`` design, as every method);
+        for ``"lasso"`` the L1 strength of :class:`~sklearn.linear_model.Lasso` on the standardised values
+        (every fit sees values centred and divided by their standard deviation).
 
-    ``max_order`` is ignored beyond 1: the surrogate is additive by design (``info["order"] = 1``).
+    ``max_order`` is ignored: the surrogate is additive by design (``info["order"] = 1``). ``n_jobs`` goes
+    to the cross-validation of :class:`~sklearn.linear_model.LassoCV`.
     """
     from sklearn.linear_model import Lasso, LassoCV, Ridge, RidgeCV
 
@@ -164,11 +125,9 @@ def fit_lasso(
         raise ValueError(f"cv must be at least 2 folds, got {cv}")
     budget = _check_budget(budget, default_lasso_budget(n), 4, "lasso")
     rng = np.random.default_rng(random_state)
-    complete = _complete(budget, n)
-    n_hold = 0 if complete else int(_check_fraction(holdout_fraction) * budget)
-    n_hold = n_hold if budget - n_hold >= 4 else 0
-    masks = sample_uniform_masks(1 << n if complete else budget - n_hold, n, rng)
+    masks = distinct_uniform_masks(budget, n, rng)
     values = engine(masks)
+    m = len(values)
 
     z = 1.0 - 2.0 * masks  # the first-order Fourier features (-1)^{[i in S]}
     folds = int(min(cv, len(values)))
@@ -177,19 +136,20 @@ def fit_lasso(
             centred = values - values.mean()
             top = float(np.abs((z - z.mean(axis=0)).T @ centred).max()) / len(values)
             grid = max(top, 1e-12) * np.logspace(0, -4, 40)
-            model = LassoCV(alphas=grid, cv=folds, max_iter=5000)
+            model = LassoCV(alphas=grid, cv=folds, max_iter=5000, n_jobs=n_jobs)
         else:
             model = Lasso(alpha=float(alpha), max_iter=5000)
     else:
-        model = RidgeCV(alphas=np.logspace(-6, 3, 28)) if alpha is None else Ridge(alpha=float(alpha))
+        # scikit-learn's ridge penalty is a * |w|^2 on the residual sum of squares: a = alpha * m
+        model = RidgeCV(alphas=m * RIDGE_GRID) if alpha is None else Ridge(alpha=float(alpha) * m)
     model.fit(z, values)
-    chosen = float(getattr(model, "alpha_", alpha))
+    chosen = float(model.alpha_) if alpha is None else float(alpha)
+    if penalty == "ridge" and alpha is None:
+        chosen /= m
     fourier = _first_order(float(model.intercept_), np.asarray(model.coef_, dtype=np.float64))
-    info: dict[str, Any] = {"penalty": penalty, "alpha": chosen, "order": 1, "n_fit_queries": len(values)}
+    info: dict[str, Any] = {"penalty": penalty, "alpha": chosen, "order": 1, "n_fit_queries": m}
     info["n_nonzero"] = int(np.count_nonzero(model.coef_))
-    if complete:
-        info["r2_exact"] = _r2(values, fourier.predict(masks))
-    return FitResult(fourier.prune(), info, _heldout(engine, rng, n_hold))
+    return FitResult(fourier.prune(), info, None, "lasso")
 
 
 # ---------------------------------------------------------------------------------------------- faith-banzhaf
@@ -197,14 +157,15 @@ def _terms_up_to(n: int, order: int) -> int:
     return sum(comb(n, d) for d in range(order + 1))
 
 
+@scale_invariant
 def fit_faith_banzhaf(
-    engine: Any,
+    engine: Engine,
     *,
     budget: int | None = None,
-    max_order: int = 2,
+    max_order: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     alpha: float = 0.0,
-    holdout_fraction: float = 0.1,
 ) -> FitResult:
     """Least squares on every Fourier term of degree ``<= max_order`` under uniform masks.
 
@@ -212,10 +173,10 @@ def fit_faith_banzhaf(
     the Faith-Banzhaf estimator: ``interaction_values(result, "fbii", k)`` is its FBII, and with all ``2^n``
     masks the fit equals the truncation exactly. ``alpha`` adds a ridge penalty (relative to the ``±1``
     design, intercept unpenalised). The fit needs at least as many queries as terms; the default budget
-    is twice the number of terms (or all ``2^n`` masks). Held-out masks are drawn only from budget beyond
-    the number of terms.
+    is twice the number of terms (or all ``2^n`` masks). ``max_order`` defaults to 2.
     """
     n = engine.n_features
+    max_order = DEFAULT_FAITH_BANZHAF_ORDER if max_order is None else max_order
     if isinstance(max_order, bool) or not isinstance(max_order, int | np.integer) or max_order < 1:
         raise ValueError(f"max_order must be a positive integer, got {max_order!r}")
     order = int(min(max_order, n))
@@ -239,29 +200,20 @@ def fit_faith_banzhaf(
             f"of at least {p:,} queries (about {2 * p:,} for a stable fit), got {budget:,}; raise the budget{hint}"
         )
     rng = np.random.default_rng(random_state)
-    complete = _complete(budget, n)
-    n_hold = 0 if complete else min(int(_check_fraction(holdout_fraction) * budget), budget - p)
-    masks = sample_uniform_masks(budget - n_hold if not complete else 1 << n, n, rng)
+    masks = distinct_uniform_masks(budget, n, rng)
     values = engine(masks)
 
     idx = _supports_up_to(n, order)
     gram, rhs = _normal_equations(masks, values, idx)
-    penalised = np.arange(1, p)  # row 0 is the empty set: the intercept is not penalised
-    gram[penalised, penalised] += float(alpha) * len(values)
-    try:
-        coefs = scipy.linalg.cho_solve((np.linalg.cholesky(gram), True), rhs)
-    except np.linalg.LinAlgError:  # rank-deficient design: minimum-norm least squares
-        coefs = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    coefs = ridge_from_gram(gram, rhs, len(values), float(alpha), intercept=0)  # row 0 is the empty set
     fourier = SparseTransform(idx, coefs, n)
     info: dict[str, Any] = {"order": order, "n_terms": p, "alpha": float(alpha), "n_fit_queries": len(values)}
-    if complete:
-        info["r2_exact"] = _r2(values, fourier.predict(masks))
-    elif alpha == 0 and len(values) < 2 * p:
+    if not _complete(len(values), n) and alpha == 0 and len(values) < 2 * p:
         info["message"] = (
             f"{len(values):,} fitted queries for {p:,} terms: least squares this close to interpolation is unstable;"
-            f" use a budget of about {2 * p + n_hold:,} or a ridge penalty (alpha > 0)"
+            f" use a budget of about {2 * p:,} or a ridge penalty (alpha > 0)"
         )
-    return FitResult(fourier.drop_zeros(), info, _heldout(engine, rng, n_hold))
+    return FitResult(fourier.drop_zeros(), info, None, "faith_banzhaf")
 
 
 # ---------------------------------------------------------------------------------------------- kernelshap
@@ -324,7 +276,7 @@ def _sample_coalitions(
     per_draw = 2 if paired else 1
     draws = np.zeros((0, n), dtype=bool)
     for _ in range(_MAX_ROUNDS):
-        distinct = len(np.unique(_row_keys(draws))) if len(draws) else 0
+        distinct = len(np.unique(row_bytes(draws))) if len(draws) else 0
         if distinct + per_draw > target:
             break
         batch = rng.choice(sizes, size=max(1, (target - distinct) // per_draw), p=prob)
@@ -335,7 +287,7 @@ def _sample_coalitions(
     if len(draws) == 0:
         return draws, np.zeros(0)
     # keep the longest prefix of whole draws whose distinct masks fit in the target
-    keys = _row_keys(draws)
+    keys = row_bytes(draws)
     _, first = np.unique(keys, return_index=True)
     is_first = np.zeros(len(draws), dtype=bool)
     is_first[first] = True
@@ -392,7 +344,7 @@ def _constrained_wls(masks: np.ndarray, weights: np.ndarray, target: np.ndarray,
         return base
     flip = masks[:, 0]
     residual = np.where(flip, -1.0, 1.0) * (target - masks.sum(axis=1) * (total / n))
-    _, first, inverse = np.unique(_row_keys(masks ^ flip[:, None]), return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(row_bytes(masks ^ flip[:, None]), return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     weight = np.bincount(inverse, weights=weights)
     residual = np.bincount(inverse, weights=weights * residual) / weight
@@ -409,14 +361,15 @@ def _constrained_wls(masks: np.ndarray, weights: np.ndarray, target: np.ndarray,
     return base + psi - psi.mean()
 
 
+@scale_invariant
 def fit_kernelshap(
-    engine: Any,
+    engine: Engine,
     *,
     budget: int | None = None,
-    max_order: int = 1,
+    max_order: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     paired: bool = True,
-    holdout_fraction: float = 0.0,
 ) -> FitResult:
     """KernelSHAP: Shapley values by efficiency-constrained weighted least squares under the Shapley kernel.
 
@@ -425,15 +378,12 @@ def fit_kernelshap(
     :func:`kernel_design`. The result is the additive surrogate with Möbius ``m(∅) = f(∅)``,
     ``m({i}) = φ_i``, in Fourier form (``F(∅) = f(∅) + sum φ / 2``, ``F({i}) = -φ_i / 2``): its Shapley
     values are ``φ`` and ``sum φ = f([n]) - f(∅)`` exactly. With all ``2^n`` masks the values are exact.
-    ``max_order`` is ignored beyond 1. ``holdout_fraction`` of the budget buys uniform held-out masks.
+    ``max_order`` is ignored (the surrogate is additive).
     """
     n = engine.n_features
     budget = _check_budget(budget, default_kernelshap_budget(n), 2, "kernelshap (empty and full mask)")
     rng = np.random.default_rng(random_state)
-    complete = _complete(budget, n)
-    n_hold = 0 if complete else int(_check_fraction(holdout_fraction) * budget)
-    n_hold = n_hold if budget - n_hold >= 2 else 0
-    masks, weights, n_enumerated = kernel_design(n, budget - n_hold, rng, paired=bool(paired))
+    masks, weights, n_enumerated = kernel_design(n, budget, rng, paired=bool(paired))
     ends = np.zeros((2, n), dtype=bool)
     ends[1] = True
     values = engine(np.vstack([ends, masks]))
@@ -442,6 +392,4 @@ def fit_kernelshap(
     fourier = _first_order(empty + 0.5 * float(phi.sum()), -0.5 * phi)
     info: dict[str, Any] = {"order": 1, "paired": bool(paired), "n_fit_queries": len(values)}
     info["n_enumerated_sizes"] = n_enumerated
-    if complete:
-        info["r2_exact"] = _r2(values, fourier.predict(np.vstack([ends, masks])))
-    return FitResult(fourier, info, _heldout(engine, rng, n_hold))
+    return FitResult(fourier, info, None, "kernelshap")

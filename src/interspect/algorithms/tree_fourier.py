@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..transforms.sparse import PAD, SparseTransform, pad_columns
+from .numerics import support_keys
 
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold: |x| below it counts as zero
 _MISSING_ZERO = 1  # LightGBM decision_type bits 2-3: 0 none, 1 zero-as-missing, 2 NaN
@@ -142,23 +143,11 @@ def _leaf_constraints(
     return f[:, :width], v[:, :width], alive
 
 
-def _row_keys(idx: np.ndarray, n_features: int) -> np.ndarray:
-    """A sortable key per padded support row (exact: base-(n+1) integers when they fit, else raw bytes)."""
-    width = idx.shape[1]
-    if width == 0:
-        return np.zeros(len(idx), dtype=np.int64)
-    if width * np.log2(n_features + 1) < 62:
-        weights = (n_features + 1) ** np.arange(width - 1, -1, -1, dtype=np.int64)
-        return (idx.astype(np.int64) + 1) @ weights
-    rows = np.ascontiguousarray(idx.astype(np.int32))
-    return rows.view(np.dtype((np.void, 4 * width))).ravel()
-
-
 def aggregate_terms(idx: np.ndarray, coefs: np.ndarray, n_features: int) -> SparseTransform:
     """Sum coefficients of equal support rows (each row sorted ascending, ``PAD`` at the end)."""
     if len(idx) == 0:
         return SparseTransform.empty(n_features)
-    keys = _row_keys(idx, n_features)
+    keys = support_keys(idx, n_features)
     uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     summed = np.bincount(inverse.ravel(), weights=coefs, minlength=len(uniq))
     return SparseTransform(idx[first], summed, n_features).drop_zeros()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..algorithms.numerics import r2_from_sums, r2_score
 from ..transforms.exact import all_masks
 from ..transforms.sparse import SparseTransform
 
@@ -22,19 +23,12 @@ def _as_fourier(transform: SparseTransform, name: str) -> SparseTransform:
     return transform
 
 
-def _r2(residual_ss: float, total_ss: float) -> float:
-    """R² from sums of squares; a constant target gives 1.0 if matched exactly and 0.0 otherwise (as sklearn)."""
-    if total_ss <= 0.0:
-        return 1.0 if residual_ss <= 0.0 else 0.0
-    return float(1.0 - residual_ss / total_ss)
-
-
 def r2_exact(true: SparseTransform, estimate: SparseTransform) -> float:
     """Exact R² over all ``2^n`` masks from two transforms: ``1 - sum_T (F(T) - F̂(T))² / sum_{T≠∅} F(T)²``."""
     true, estimate = _as_fourier(true, "true"), _as_fourier(estimate, "estimate")
     if true.n_features != estimate.n_features:
         raise ValueError(f"transforms have {true.n_features} and {estimate.n_features} features")
-    return _r2((true - estimate).energy(include_empty=True), true.energy())
+    return r2_from_sums((true - estimate).energy(include_empty=True), true.energy(), true.energy(include_empty=True))
 
 
 def r2_dense(values_all_masks: np.ndarray, estimate: SparseTransform) -> float:
@@ -56,8 +50,5 @@ def r2_heldout(estimate: SparseTransform, masks: np.ndarray, values: np.ndarray)
 
 
 def r2_values(values: np.ndarray, predicted: np.ndarray) -> float:
-    """R² of ``predicted`` against ``values``, centred on the mean of ``values``."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    residual = np.asarray(predicted, dtype=np.float64).ravel() - values
-    centred = values - values.mean()
-    return _r2(float(residual @ residual), float(centred @ centred))
+    """R² of ``predicted`` against ``values`` (the one convention: :func:`~..algorithms.numerics.r2_score`)."""
+    return r2_score(values, predicted)

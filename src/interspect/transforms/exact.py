@@ -13,7 +13,8 @@ import numpy as np
 
 from .sparse import PAD, SparseTransform
 
-MAX_EXACT_FEATURES = 24
+#: most features any exact enumeration takes: 2^22 = 4,194,304 masks (the one limit used by every layer)
+MAX_EXACT_FEATURES = 22
 
 
 def _check_length(a: np.ndarray) -> int:

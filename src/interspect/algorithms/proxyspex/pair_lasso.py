@@ -16,7 +16,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.linear_model import lasso_path
 
-from ..transforms.sparse import PAD, SparseTransform
+from ...transforms.sparse import PAD, SparseTransform
 
 LASSO_GRID = np.geomspace(1.0, 1e-2, 10)  # lasso strengths relative to the smallest one that zeroes every term
 MAX_TOP = 24  # at most the pairs of this many features (276): beyond a few hundred rows the trees find the pairs

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy.special import chdtri
 
+from ...contracts import FitResult
 from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform, conjugate_partners, unique_rows
+from ..numerics import StandardisedEngine, blas_threads
 from .design import design_queries, offsets, plan_qsft, subsampling_matrices
 from .peeling import Peeler, bin_transform, solve_normal_equations
 
 PRUNE_REL = 1e-12  # coefficients below this fraction of the largest are numerical zeros
-
-
-@dataclass
-class QsftResult:
-    """A recovered sparse q-ary transform and diagnostics (plan, peeling iterations, noise estimate)."""
-
-    transform: SparseQaryTransform
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _symmetric_solve(gram: np.ndarray, rhs: np.ndarray, support: np.ndarray, q: int) -> np.ndarray:
@@ -35,16 +27,17 @@ def fit_qsft(
     engine: QaryQueryEngine,
     *,
     budget: int | None = None,
+    max_order: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     noise_robust: bool = False,
     sparsity: int | None = None,
     n_groups: int | None = None,
     n_repeats: int | None = None,
-    max_order: int | None = None,
     max_iter: int = 64,
-    alpha: float = 1e-4,
-) -> QsftResult:
-    """Sparse q-ary Fourier transform of the (real) function behind ``engine``.
+    false_alarm: float = 1e-4,
+) -> FitResult:
+    """Sparse q-ary Fourier transform of the (real) function behind ``engine`` (a q-ary engine, ``engine.q``).
 
     Parameters
     ----------
@@ -57,15 +50,21 @@ def fit_qsft(
         Expected number of non-zero coefficients (counting ``k`` and ``-k``) when no budget is given.
     max_order : int, optional
         Reject detected frequencies with more non-zero digits (a prior for noisy, low-order functions).
-    alpha : float
+    n_jobs : int, optional
+        BLAS threads for peeling and the refit (``None``: the library default).
+    false_alarm : float
         False-alarm level of the chi-square tests against the estimated noise floor.
+
+    The values are centred and scaled before the fit (:class:`~..numerics.StandardisedEngine`), so the
+    result does not depend on an offset or a unit; ``info["noise_sd_estimate"]`` is in the function's units.
     """
     if not isinstance(engine, QaryQueryEngine):
-        raise TypeError("fit_qsft needs a QaryQueryEngine")
+        raise TypeError(f"fit_qsft needs a QaryQueryEngine, got {type(engine).__name__}")
     if max_order is not None and int(max_order) < 1:
         raise ValueError(f"max_order must be at least 1, got {max_order}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    if not 0 < false_alarm < 1:
+        raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm}")
+    engine = StandardisedEngine(engine)
     n, q = engine.n_features, engine.q
     rng = np.random.default_rng(random_state)
     plan = plan_qsft(n, q, budget, sparsity=sparsity, noise_robust=noise_robust, n_repeats=n_repeats, n_groups=n_groups)
@@ -77,22 +76,8 @@ def fit_qsft(
     values = engine(rows, scratch=True)[index]
     bins = bin_transform(values, q, plan.b)  # values: (C, q^b, P), by the design's index
 
-    decode_start = time.perf_counter()
-    peeler = Peeler(bins, matrices, offs, q, alpha=alpha)
-    found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
-    support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
-    gram, rhs = peeler.normal_equations(support)
-    coefs = _symmetric_solve(gram, rhs, support, q)
-    numerical_zero = PRUNE_REL * float(np.abs(coefs).max(initial=0.0))
-    noise_floor = np.sqrt(peeler.coefficient_noise() * chdtri(2, alpha) / 2)
-    keep = np.abs(coefs) > max(numerical_zero, noise_floor)
-    if not keep.all():
-        # dropping numerical zeros changes no other coefficient; dropping terms under the noise floor does
-        refit = bool(np.any(np.abs(coefs[~keep]) > numerical_zero))
-        support, coefs = support[keep], coefs[keep]
-        if refit:  # the kept terms' sub-system of the same normal equations
-            coefs = _symmetric_solve(gram[np.ix_(keep, keep)], rhs[keep], support, q)
-    decode_seconds = time.perf_counter() - decode_start
+    with blas_threads(n_jobs):
+        transform, info = _decode(bins, matrices, offs, q, n, max_order, max_iter, false_alarm)
     info = {
         "b": plan.b,
         "n_groups": plan.n_groups,
@@ -100,11 +85,39 @@ def fit_qsft(
         "noise_robust": bool(noise_robust),
         "planned_queries": plan.n_queries,
         "queries": engine.n_queries - queries_before,
+        **info,
+    }
+    info["noise_sd_estimate"] *= engine.scale
+    return engine.restore(FitResult(transform, info, None, "qsft"))
+
+
+def _decode(
+    bins: np.ndarray, matrices: np.ndarray, offs: np.ndarray, q: int, n: int, max_order: int | None,
+    max_iter: int, false_alarm: float,
+) -> tuple[SparseQaryTransform, dict[str, float]]:  # fmt: skip
+    """Peel the bins, refit the found support, drop terms under the noise floor."""
+    decode_start = time.perf_counter()
+    n_bins = bins.shape[1]
+    peeler = Peeler(bins, matrices, offs, q, alpha=false_alarm)
+    found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
+    support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
+    gram, rhs = peeler.normal_equations(support)
+    coefs = _symmetric_solve(gram, rhs, support, q)
+    numerical_zero = PRUNE_REL * float(np.abs(coefs).max(initial=0.0))
+    noise_floor = np.sqrt(peeler.coefficient_noise() * chdtri(2, false_alarm) / 2)
+    keep = np.abs(coefs) > max(numerical_zero, noise_floor)
+    if not keep.all():
+        # dropping numerical zeros changes no other coefficient; dropping terms under the noise floor does
+        refit = bool(np.any(np.abs(coefs[~keep]) > numerical_zero))
+        support, coefs = support[keep], coefs[keep]
+        if refit:  # the kept terms' sub-system of the same normal equations
+            coefs = _symmetric_solve(gram[np.ix_(keep, keep)], rhs[keep], support, q)
+    info = {
         "peeling_iterations": iterations,
         "n_peeled": len(found),
         "n_terms": len(support),
         "unexplained_bin_energy": peeler.residual_energy(),
-        "noise_sd_estimate": float(np.sqrt(peeler.noise * plan.n_bins)),
-        "decode_s": decode_seconds,
+        "noise_sd_estimate": float(np.sqrt(peeler.noise * n_bins)),
+        "decode_s": time.perf_counter() - decode_start,
     }
-    return QsftResult(SparseQaryTransform(support, coefs, n, q), info)
+    return SparseQaryTransform(support, coefs, n, q), info

@@ -14,6 +14,7 @@ from .bch import code_dimensions
 MIN_BITS = 2  #: fewer than 4 bins per group cannot separate even a handful of coefficients
 MAX_BITS = 20  #: 2^20 bins per group is far beyond any realistic budget
 DEFAULT_BITS = 8
+AUTO_GROUPS = (3, 2)  #: group counts ``n_groups=None`` chooses from (3 is the SPEX paper's; 1 rarely peels)
 
 
 def spex_query_count(n_features: int, b: int, t: int, n_groups: int = 3) -> int:
@@ -48,18 +49,21 @@ def plan_spex(
     *,
     b: int | None = None,
     t: int | None = None,
-    n_groups: int = 3,
+    n_groups: int | None = 3,
 ) -> SpexPlan:
     """Pick ``(b, t, C)`` for ``n_features`` features within ``budget`` queries.
 
     ``t`` defaults to ``max_order`` (capped at ``n``); ``b`` defaults to the largest value that fits the budget
     (at most ``b`` if given, else at most ``min(n, 20)``), or to ``min(8, n)`` without a budget. When even
     ``b = 2`` does not fit, the degree bound ``t`` is lowered (with a message); when nothing fits the plan is
-    infeasible and the message says how many queries the requested order needs.
+    infeasible and the message says how many queries the requested order needs. ``n_groups=None`` also
+    chooses ``C`` (see :func:`_most_bins`): a budget between two 3-group designs buys more bins in 2 groups.
     """
     n = int(n_features)
     if n < 1:
         raise ValueError(f"n_features must be at least 1, got {n_features}")
+    if n_groups is None:
+        return _most_bins(n, budget, max_order, b=b, t=t)
     n_groups = int(n_groups)
     if n_groups < 1:
         raise ValueError(f"n_groups must be at least 1, got {n_groups}")
@@ -89,13 +93,26 @@ def plan_spex(
             elif b is not None and chosen < int(b):
                 message = f"b={b} does not fit budget {budget:,}; using b={chosen}"
             return SpexPlan(chosen, cand_t, n_groups, spex_query_count(n, chosen, cand_t, n_groups), True, message)
-    needed = budget_hint(n, want_t, n_groups, low_b)
+    minimum = spex_query_count(n, low_b, 1, n_groups)
     return SpexPlan(
         low_b,
         want_t,
         n_groups,
         spex_query_count(n, low_b, want_t, n_groups),
         False,
-        f"budget {budget:,} is too small for SPEX on {n} features: the smallest design needs {needed}"
-        f" and about {recommended} are recommended; only the mean was estimated.",
+        f"budget {budget:,} is too small for SPEX on {n} features: the smallest design (order 1) needs"
+        f" {minimum:,} queries, {budget_hint(n, want_t, n_groups, low_b)} for order {want_t},"
+        f" and about {recommended} are recommended",
     )
+
+
+def _most_bins(n: int, budget: int | None, max_order: int, *, b: int | None, t: int | None) -> SpexPlan:
+    """The feasible plan with the most bins ``C 2^b`` over ``C`` in :data:`AUTO_GROUPS` (ties: more groups).
+
+    Decoding needs bins more than groups once dominant terms of multitons are peeled: for 20 planted terms at
+    ``n = 1,024``, ``C = 2, b = 3`` (896 queries) beats ``C = 3, b = 2`` (672), and ``C = 2, b = 4`` (1,792)
+    beats ``C = 3, b = 3`` (1,344) under noise.
+    """
+    plans = [plan_spex(n, budget, max_order, b=b, t=t, n_groups=c) for c in AUTO_GROUPS]
+    feasible = [p for p in plans if p.feasible] or plans[:1]
+    return max(feasible, key=lambda p: (p.t, p.n_groups << p.b, p.n_groups))

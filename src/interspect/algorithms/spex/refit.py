@@ -45,7 +45,7 @@ def _design_matrix(design: Design, idx: np.ndarray) -> sp.csc_matrix:
 def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float = 0.0) -> Refit:
     """Coefficients of the padded supports ``idx`` (the empty support must be one of them) fitted to ``bins``.
 
-    ``alpha`` is the ridge strength on the same scale as :func:`~interspect.algorithms.base.refit_fourier`
+    ``alpha`` is the ridge strength on the same scale as :func:`~interspect.algorithms.numerics.ridge`
     (penalty ``alpha * (number of queries)`` on a ±1 design); the empty set is not penalised.
     """
     a = _design_matrix(design, idx)

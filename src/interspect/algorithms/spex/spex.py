@@ -3,8 +3,10 @@
 1. plan ``(b, t, C)`` from the budget (:mod:`.planner`);
 2. query ``C (P+1) 2^b`` structured masks and Walsh–Hadamard them into bins (:mod:`.design`);
 3. peel verified singletons, decoded by batched hard and Chase BCH decoding (:mod:`.peeling`);
-4. refit the recovered support plus the empty set and all singletons on every query (:mod:`.refit`);
-5. spend what is left of the budget on fresh uniform masks for a held-out R².
+4. refit the recovered support plus the empty set and all singletons on every query (:mod:`.refit`).
+
+A budget below the smallest design is refused (the message states the minimum); held-out masks are bought
+by :func:`interspect.explain`, never here.
 """
 
 from __future__ import annotations
@@ -13,46 +15,23 @@ import time
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from ...contracts import Engine, FitResult
 from ...transforms.sparse import PAD, SparseTransform, pad_columns
-from ..base import FitResult, uniform_masks
+from ..numerics import blas_threads, scale_invariant
 from .bch import bch_code
 from .design import Design
 from .peeling import peel
 from .planner import MAX_BITS, budget_hint, plan_spex
 from .refit import refit_bins
 
-DEFAULT_MAX_HOLDOUT = 10_000
+DEFAULT_MAX_ORDER = 5  # interactions up to order 5: the SPEX paper's largest setting
 
 
 def _sorted_rows(idx: np.ndarray) -> np.ndarray:
     big = np.iinfo(np.int64).max
     s = np.sort(np.where(idx < 0, big, idx), axis=1)
     return np.where(s == big, PAD, s)
-
-
-def _holdout(engine, budget: int | None, used: int, limit: int, rng: np.random.Generator):
-    """Fresh uniform masks for whatever budget the design left over (at most ``limit``)."""
-    if budget is None or limit <= 0:
-        return None
-    spare = min(int(budget) - used, int(limit))
-    if spare <= 0:
-        return None
-    masks = uniform_masks(spare, engine.n_features, rng)
-    masks = np.unique(masks, axis=0)
-    masks = masks[~engine.seen(masks)] if hasattr(engine, "seen") else masks
-    if len(masks) == 0:
-        return None
-    return masks, np.asarray(engine(masks), dtype=np.float64)
-
-
-def _mean_only(engine, budget: int, message: str, rng: np.random.Generator) -> FitResult:
-    """Graceful answer when no SPEX design fits: the mean of the function from the budget's uniform masks."""
-    masks = uniform_masks(min(int(budget), DEFAULT_MAX_HOLDOUT), engine.n_features, rng)
-    values = np.asarray(engine(masks), dtype=np.float64)
-    fourier = SparseTransform([()], [float(values.mean())], engine.n_features)
-    return FitResult(fourier, {"method": "spex", "feasible": False, "message": message})
 
 
 def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, alpha: float, z: float):
@@ -74,84 +53,83 @@ def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, a
     return SparseTransform(support, fit.coefs, n), fit, with_singletons
 
 
+@scale_invariant
 def fit_spex(
-    engine,
+    engine: Engine,
     *,
     budget: int | None = None,
-    max_order: int = 5,
+    max_order: int | None = None,
     random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     b: int | None = None,
     t: int | None = None,
-    n_groups: int = 3,
+    n_groups: int | None = 3,
     soft: bool = True,
     chase_depth: int = 6,
-    ridge_alpha: float = 0.0,
+    alpha: float = 0.0,
     noise_z: float = 3.0,
     refit_singletons: bool = True,
-    max_holdout: int = DEFAULT_MAX_HOLDOUT,
 ) -> FitResult:
     """Recover a sparse Fourier transform of degree at most ``t`` with SPEX.
 
     Parameters
     ----------
-    engine : QueryEngine
-        Source of model values (``engine(masks)``, ``engine.n_features``, ``engine.n_queries``).
+    engine : Engine
+        Source of model values.
     budget : int, optional
         Most distinct queries to spend. The design takes ``C (P+1) 2^b`` of them (see
-        :func:`~interspect.algorithms.spex.planner.spex_query_count`); the rest (up to ``max_holdout``)
-        become held-out masks for R².
-    max_order : int
-        Largest interaction order sought; the BCH code corrects ``t = max_order`` errors unless ``t`` is given.
+        :func:`~interspect.algorithms.spex.planner.spex_query_count`); a budget below the smallest design
+        is a ValueError stating the minimum.
+    max_order : int, optional
+        Largest interaction order sought (default 5); the BCH code corrects ``t = max_order`` errors unless
+        ``t`` is given.
     random_state : None, int or Generator
-        Seeds the subsampling matrices and the held-out masks.
+        Seeds the subsampling matrices.
+    n_jobs : int, optional
+        BLAS threads for decoding and refitting (``None``: the library default).
     b, t, n_groups : int, optional
-        Override the planner: ``2^b`` bins per group, degree bound ``t``, ``C = n_groups`` groups.
+        Override the planner: ``2^b`` bins per group, degree bound ``t``, ``C = n_groups`` groups
+        (``n_groups=None``: 2 or 3, whichever gives the budget's design more bins).
     soft, chase_depth : bool, int
         Chase soft decoding: bins that hard decoding does not verify get ``2^chase_depth`` test words with
         the least reliable sign bits flipped.
-    ridge_alpha : float
-        Ridge strength of the final refit (same scale as ``refit_fourier``).
+    alpha : float
+        Ridge strength of the final refit (penalty ``alpha * m`` on the ``±1`` design, intercept unpenalised).
     noise_z : float
         How many standard deviations above the estimated noise a bin may stay and still count as resolved.
     refit_singletons : bool
         Add every first-order term to the final refit (kept only where significant).
-    max_holdout : int
-        Cap on the held-out masks bought with leftover budget.
     """
     rng = np.random.default_rng(random_state)
     n = int(engine.n_features)
+    max_order = DEFAULT_MAX_ORDER if max_order is None else int(max_order)
     plan = plan_spex(n, budget, max_order, b=b, t=t, n_groups=n_groups)
     if chase_depth < 0:
         raise ValueError(f"chase_depth must be non-negative, got {chase_depth}")
     if not plan.feasible:
-        return _mean_only(engine, int(budget), plan.message or "", rng)
-    degree_bound = min(int(max_order), plan.t)
+        raise ValueError(plan.message)
+    degree_bound = min(max_order, plan.t)
     timing: dict[str, float] = {}
     clock = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(n_jobs):
         code = bch_code(n, plan.t)
     design = Design.random(code, plan.b, plan.n_groups, rng)
     timing["code_s"] = time.perf_counter() - clock
 
-    before, model_before, clock = engine.n_queries, getattr(engine, "model_time", 0.0), time.perf_counter()
+    before, clock = engine.n_queries, time.perf_counter()
     bins = design.query_bins(engine)
     used = engine.n_queries - before
-    timing["query_s"] = time.perf_counter() - clock - (getattr(engine, "model_time", 0.0) - model_before)
+    timing["query_s"] = time.perf_counter() - clock  # includes the model's own time
 
-    # decoding and refitting only touch small matrices: one BLAS thread is fastest, and multi-threaded BLAS on a
-    # busy machine can be a thousand times slower (threads spin while waiting for a core)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(n_jobs):
         clock = time.perf_counter()
         peeled = peel(design, bins, max_degree=degree_bound, chase_depth=chase_depth if soft else 0, noise_z=noise_z)
         timing["decode_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        fourier, fit, with_singletons = _refit(design, bins, peeled, n, refit_singletons, ridge_alpha, noise_z)
+        fourier, fit, with_singletons = _refit(design, bins, peeled, n, refit_singletons, alpha, noise_z)
         timing["refit_s"] = time.perf_counter() - clock
 
-    holdout = _holdout(engine, budget, used, max_holdout, rng)
     info: dict[str, Any] = {
-        "method": "spex",
-        "feasible": True,
         "b": plan.b,
         "t": plan.t,
         "n_groups": plan.n_groups,
@@ -168,7 +146,6 @@ def fit_spex(
         "unresolved_bins": peeled.n_unresolved,
         "unresolved_energy": peeled.unresolved_energy,
         "r2_train": fit.r2_bins,
-        "holdout_size": 0 if holdout is None else len(holdout[1]),
         "timing": timing,
     }
     messages = [plan.message] if plan.message else []
@@ -186,4 +163,4 @@ def fit_spex(
         )
     if messages:
         info["message"] = " ".join(messages)
-    return FitResult(fourier, info, holdout)
+    return FitResult(fourier, info, None, "spex")

@@ -1,0 +1,118 @@
+"""The proxy: LightGBM trees fitted to the queries, and the candidate terms read off them exactly.
+
+Influential interactions are hierarchical (a strong ``{i, j, k}`` comes with strong subsets), which greedy tree
+splits find with few queries. One fit with early stopping on one validation split chooses the number of trees
+(the hyper-parameter that matters) instead of the references' 5-fold grids of 40-60 fits; the ensemble's
+Fourier transform is then read off the trees exactly (:mod:`..tree_fourier`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...transforms.sparse import SparseTransform
+
+#: share of the rows that validate the trees (the usual 80/20 split) ...
+VALIDATION_SHARE = 0.2
+#: ... and at most this many: they choose a handful of sizes, while the trees gain from every extra row
+#: (measured on VADER, BENCHMARKS.md "ProxySPEX")
+VALIDATION_MAX_ROWS = 500
+#: a high rate with early stopping: few rounds, and the number of trees still adapts to the data
+LEARNING_RATE = 0.2
+#: early-stopping patience in rounds, and the most rounds ever run
+PATIENCE = 25
+MAX_ROUNDS = 800
+#: a round must cut the validation MSE by this share of the variance to count as progress
+MIN_GAIN = 1e-4
+#: rows sampled to find the two bins of each 0/1 feature (uniform masks show both values with certainty)
+BIN_SAMPLE_ROWS = 1000
+#: a tiny L2 penalty on leaf values: keeps leaves with a single row finite without shrinking the others
+LEAF_L2 = 1e-3
+
+
+def fit_tree_proxy(
+    x: np.ndarray,
+    y: np.ndarray,
+    max_order: int,
+    rng: np.random.Generator,
+    n_jobs: int | None,
+    depths: tuple[int, ...] | None = None,
+    learning_rate: float = LEARNING_RATE,
+) -> tuple[Any, dict[str, Any]]:
+    """LightGBM proxy: one validation split with early stopping (choosing the number of trees).
+
+    ``depths`` (default: ``max_order`` only, so that trees can express every order sought) may list several
+    depths; the one with the best validation R² wins. ``n_jobs`` LightGBM threads (``None``: its default).
+    Returns the booster and its diagnostics, ``"validation_rows"`` the rows it was validated on.
+    """
+    import lightgbm as lgb
+
+    m = len(y)
+    perm = rng.permutation(m)
+    n_val = max(2, min(int(round(VALIDATION_SHARE * m)), VALIDATION_MAX_ROWS))
+    val, tr = perm[:n_val], perm[n_val:]
+    depths = depths or (max_order,)
+    x32 = x.astype(np.float32)
+    # 0/1 features: two bins, found from a sample of rows (uniform masks show both values of every feature in
+    # it); no feature bundling (the masks are dense and independent, bundling only costs time)
+    data_params = {
+        "max_bin": 2,
+        "min_data_in_bin": 1,
+        "bin_construct_sample_cnt": int(min(m, BIN_SAMPLE_ROWS)),
+        "enable_bundle": False,
+        "feature_pre_filter": False,
+        "verbosity": -1,
+    }
+    base = {
+        **data_params,
+        "objective": "regression",
+        "learning_rate": learning_rate,
+        "min_data_in_leaf": int(max(2, min(20, len(tr) // 40))),  # LightGBM's default 20, fewer on small data
+        "min_sum_hessian_in_leaf": 0.0,
+        "lambda_l2": LEAF_L2,
+        "force_row_wise": True,
+        "deterministic": True,
+        "num_threads": 0 if n_jobs is None else int(n_jobs),  # 0: LightGBM's (OpenMP) default
+        "seed": int(rng.integers(2**31 - 1)),
+    }
+    train_set = lgb.Dataset(x32[tr], y[tr], params=data_params, free_raw_data=False)
+    val_set = lgb.Dataset(x32[val], y[val], reference=train_set)
+    var = float(np.var(y[val])) or 1.0
+    best: tuple[float, Any, dict[str, Any]] | None = None
+    for depth in depths:
+        params = dict(base, max_depth=int(depth), num_leaves=int(max(2, 2**depth)))
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=MAX_ROUNDS,
+            valid_sets=[val_set],
+            callbacks=[lgb.early_stopping(PATIENCE, verbose=False, min_delta=MIN_GAIN * var)],
+            keep_training_booster=True,  # the trees are read once; no round trip through the model text
+        )
+        mse = float(np.mean((booster.predict(x32[val], num_iteration=booster.best_iteration) - y[val]) ** 2))
+        r2 = 1.0 - mse / var
+        if best is None or r2 > best[0]:
+            best = (r2, booster, {"max_depth": int(depth), "n_trees": int(booster.best_iteration)})
+    assert best is not None
+    return best[1], dict(best[2], proxy_r2=best[0], learning_rate=learning_rate, validation_rows=val)
+
+
+def candidate_terms(proxy_fourier: SparseTransform, x: np.ndarray, y: np.ndarray) -> tuple[SparseTransform, np.ndarray]:
+    """Proxy terms (without the empty set) plus all singletons, with a magnitude score for each.
+
+    Singletons the trees never split on are scored by their direct estimate ``|mean(y (-1)^{x_i})|``, so a
+    feature the proxy missed can still enter the model when the data support it.
+    """
+    n = x.shape[1]
+    proxy = proxy_fourier.prune(tol=0.0)
+    proxy = proxy._select(proxy.degrees > 0)
+    singles = SparseTransform(np.arange(n)[:, None], np.zeros(n), n)
+    merged = proxy + singles  # duplicate supports are summed: singles add 0
+    score = np.abs(merged.coefs)
+    is_single = merged.degrees == 1
+    direct = np.abs((1.0 - 2.0 * x).T @ (y - y.mean())) / len(y)
+    feat = merged.idx[is_single, 0]
+    score[is_single] = np.maximum(score[is_single], np.where(score[is_single] > 0, 0.0, direct[feat]))
+    return merged, score

@@ -1,0 +1,141 @@
+"""Small budgets (``2 * MIN_FIT_QUERIES <= m < CV_MAX_ROWS`` fitted masks): three models, cross-validated and stacked.
+
+The 20 % split of the pipeline is then too small to choose from (19 rows at 96 queries), and K-fold CV of the
+prefix alone would be optimistic, because the rankings saw most of every held-out fold. So the whole pipeline
+is cross-validated honestly with ``N_FOLDS`` folds — rerun on each training part, predicting the rest — and
+so, on the same folds, are two simpler models: the intercept plus every singleton, fitted by ridge with its
+strength chosen by the same CV (Gram form, or the ``m x m`` kernel of the centred design when there are more
+singletons than rows), and the singletons plus the pairs of the strongest of them, fitted by a (relaxed) lasso
+(:mod:`.pair_lasso`). The result combines the three:
+
+- the pipeline part is *bagged*: half the fit on all rows, half the mean of the fold fits (a mean of sparse
+  transforms is one; averaging steadies which terms a few rows can pin down);
+- the three are *stacked*: ``Σ w_i · model_i`` with weights on the simplex minimising the error of the same
+  mix of predictions. Out-of-fold predictions alone under-rate the pipeline, whose quality still climbs
+  steeply with the rows, and training predictions over-rate it, so each model's predictions are Efron's .632
+  mix of the two.
+
+``info["cv_scores"]`` holds the out-of-fold R² of each model and of the blend; the blend's is the fit's
+cross-validated faithfulness (conservative: the returned fit saw more rows than each fold fit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from ...transforms.sparse import SparseTransform
+from ..numerics import parity_design, r2_score, ridge
+from .pair_lasso import fit_pair_lasso, stack_weights
+from .selection import RIDGE_GRID, run_pipeline, with_intercept
+
+#: fewer fitted queries than this: the small-budget stack below (above, one validation split is enough)
+CV_MAX_ROWS = 1000
+#: below this many queries no proxy is trained at all (the mean is returned with a message)
+MIN_FIT_QUERIES = 8
+#: folds of the cross-validation (the usual 10)
+N_FOLDS = 10
+#: weight of out-of-fold predictions in the .632 estimate (Efron, 1983)
+EFRON = 0.632
+
+
+def kfold_labels(m: int, n_folds: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold of each of ``m`` rows: a random, balanced assignment to ``n_folds`` folds."""
+    return rng.permutation(np.arange(m) % n_folds)
+
+
+def ridge_cv_predictions(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions ``(len(RIDGE_GRID), m)`` of a ridge fit of the full ``design`` (column 0 the
+    intercept), one row per ridge strength; ``inf`` where a system could not be factorised.
+
+    Same model and penalties as :func:`~..numerics.ridge`: Gram form when the columns fit in the training rows, else the
+    ``m x m`` kernel of the centred design (e.g. all singletons of 10,000 features on a few hundred masks).
+    """
+    m, k = design.shape
+    d = np.asarray(design, dtype=np.float32)
+    kernel_form = k > m - np.bincount(folds).max()
+    if kernel_form:
+        kernel = (d[:, 1:] @ d[:, 1:].T).astype(np.float64)  # ±1 entries: exact in float32 below 2^24 columns
+    pred = np.full((len(RIDGE_GRID), m), np.inf)
+    for f in range(int(folds.max()) + 1):
+        val, tr = folds == f, folds != f
+        y_t = y[tr]
+        if kernel_form:
+            k_tt, k_vt = kernel[np.ix_(tr, tr)], kernel[np.ix_(val, tr)]
+            row = k_tt.mean(axis=0)  # (1/m_T) 1^T K_TT, i.e. mu^T X_T^T
+            centre = float(row.mean())
+            system = k_tt - row[None, :] - row[:, None] + centre  # centred training kernel H K H
+            cross = k_vt - row[None, :] - k_vt.mean(axis=1)[:, None] + centre  # (X_V - mu) (X_T - mu)^T
+            rhs, offset = y_t - y_t.mean(), y_t.mean()
+            pen = np.ones(len(y_t))
+        else:
+            system = (d[tr].T @ d[tr]).astype(np.float64)
+            cross, rhs, offset = d[val].astype(np.float64), d[tr].T.astype(np.float64) @ y_t, 0.0
+            pen = np.r_[1e-12, np.ones(k - 1)]  # the intercept is (numerically) unpenalised
+        for a, alpha in enumerate(RIDGE_GRID):
+            try:
+                chol = scipy.linalg.cho_factor(system + np.diag(alpha * len(y_t) * pen), lower=True)
+            except np.linalg.LinAlgError:
+                continue
+            pred[a, val] = offset + cross @ scipy.linalg.cho_solve(chol, rhs)
+    return pred
+
+
+def fit_small_budget(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, **options: Any
+) -> tuple[SparseTransform, dict[str, Any], float]:
+    """The bagged pipeline, the singleton ridge and the pair lasso, stacked (module docstring).
+
+    ``options`` are the pipeline's. Returns the transform, diagnostics and the blend's out-of-fold R².
+    """
+    n = x.shape[1]
+    fourier, info = run_pipeline(x, y, rng, **options)
+    folds = kfold_labels(len(y), N_FOLDS, rng)
+    oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
+    bag = fourier.with_coefs(0.5 * fourier.coefs)  # half the fit on all rows, half the mean of the fold fits
+    for f in range(N_FOLDS):
+        tr, val = folds != f, folds == f
+        fold_fit = run_pipeline(x[tr], y[tr], rng, **options)[0]
+        oof[val] = fold_fit.predict(x[val])
+        bag = bag + fold_fit.with_coefs(fold_fit.coefs / (2 * N_FOLDS))
+    single_idx = with_intercept(np.arange(n)[:, None])
+    single_design = parity_design(x, single_idx)
+    ridge_oof = ridge_cv_predictions(single_design, y, folds)
+    a = int(np.argmin(((ridge_oof - y) ** 2).sum(axis=1)))
+    single_coefs = ridge(single_design, y, RIDGE_GRID[a])
+    single = SparseTransform(single_idx, single_coefs, n)
+    # each model: (what it returns, out-of-fold predictions, its fit on all rows)
+    models = {"pipeline": (bag, oof, fourier), "singletons": (single, ridge_oof[a], single)}
+    if options["max_order"] >= 2:
+        pairs, pairs_oof = fit_pair_lasso(
+            single_design[:, 1:].astype(np.float64),
+            y,
+            single_coefs[1:],
+            folds,
+            lambda rows: ridge(single_design[rows], y[rows], RIDGE_GRID[a])[1:],
+        )
+        models["pairs"] = (pairs, pairs_oof, pairs)
+    # Efron's .632 mix of out-of-fold (pessimistic) and training (optimistic) predictions chooses the weights;
+    # the pipeline's training predictions are those of its fit on all rows (the bag also holds the fold fits)
+    weights = stack_weights(
+        y, np.stack([EFRON * mod[1] + (1 - EFRON) * mod[2].predict(x) for mod in models.values()])
+    )
+    blended = sum(
+        (mod[0].with_coefs(w * mod[0].coefs) for w, mod in zip(weights, models.values(), strict=True) if w > 0),
+        SparseTransform([()], [0.0], n),
+    )
+    oofs = {name: mod[1] for name, mod in models.items()}
+    oofs["blend"] = weights @ np.stack(list(oofs.values()))
+    scores = {name: r2_score(y, pred) for name, pred in oofs.items()}
+    chosen = [name for name, w in zip(models, weights, strict=True) if w > 0]
+    info.update(
+        selection=chosen[0] if len(chosen) == 1 else "blend",
+        blend_weights=dict(zip(models, weights.tolist(), strict=True)),
+        cv_scores=scores,
+        singleton_alpha=RIDGE_GRID[a],
+    )
+    fourier = blended.drop_zeros(rtol=1e-10)
+    info["n_terms"] = int((fourier.degrees > 0).sum())
+    return fourier, info, scores["blend"]
