@@ -168,22 +168,23 @@ def grid(kind: str) -> list[dict]:
             "seed": n + k,
         }
 
+    if kind == "none":  # only the --scale runs
+        return []
     if kind == "quick":  # the references need 1-2 minutes per run here, 10+ minutes at b = 8 with noise
         return [cfg(n, 20, False, 0.0, 6) for n in (64, 256, 1024)] + [
             cfg(256, 10, False, 0.1, 3),  # 1,104 queries, 10% noise
             cfg(256, 100, True, 0.0, 4),  # 2,208 queries: far too few for k = 100
         ]
     if kind == "small":  # the smallest designs at which SPEX can be exact: 2^b bins per group for k terms
-        designs = {20: (3, 4), 50: (4, 5), 100: (5,)}
-        clean = [
+        first = [cfg(n, 20, hier, 0.0, b) for b in (3, 4) for n in (1024, 256, 64) for hier in (True, False)]
+        noisy = [cfg(n, k, False, 0.1, b) for k, b in ((20, 3), (20, 4), (50, 5)) for n in (1024, 256, 64)]
+        more = [
             cfg(n, k, hier, 0.0, b)
-            for n in (64, 256, 1024)
-            for k, bs in designs.items()
+            for k, b in ((50, 4), (50, 5), (100, 5))
+            for n in (1024, 256, 64)
             for hier in (True, False)
-            for b in bs
         ]
-        noisy = [cfg(n, k, False, 0.1, b) for n in (64, 256, 1024) for k, b in ((20, 3), (20, 4), (50, 5))]
-        return clean + noisy
+        return first + noisy + more
     out = [
         cfg(n, k, hier, noise, 6 if k == 20 else 8)
         for n in (64, 256, 1024)
@@ -226,10 +227,12 @@ def fmt_table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid", choices=("quick", "small", "full"), default="quick")
+    parser.add_argument("--grid", choices=("none", "quick", "small", "full"), default="quick")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per method run")
-    parser.add_argument("--scale", action="store_true", help="also time interspect at n=1,024 (b=8) and n=10,000")
+    parser.add_argument(
+        "--scale", action="store_true", help="also time interspect at n=1,024 and 10,000 (b=8) and n=100,000 (b=6)"
+    )
     parser.add_argument("--cache", help="JSON-lines file of finished runs, reused for methods not in --rerun")
     parser.add_argument("--rerun", default="interspect", help="methods to run again even if cached")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -258,13 +261,14 @@ def main() -> None:
             rows.append(row)
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
             print(json.dumps(shown), file=sys.stderr, flush=True)
-    print(fmt_table(rows))
+    if rows:
+        print(fmt_table(rows))
     if args.scale:
         from interspect.algorithms.spex import spex_query_count
 
         scale = []
-        for n, k in ((1024, 100), (10_000, 100)):
-            cfg = {"n": n, "k": k, "hier": False, "noise": 0.0, "b": 8, "budget": spex_query_count(n, 8, T), "seed": 7}
+        for n, k, b in ((1024, 100, 8), (10_000, 100, 8), (100_000, 50, 6)):
+            cfg = {"n": n, "k": k, "hier": False, "noise": 0.0, "b": b, "budget": spex_query_count(n, b, T), "seed": 7}
             scale.append(spawn({**cfg, "method": "interspect"}, args.timeout))
         print("\n| n | k | queries | R² | alg s (total, cold) | decode s | refit s | model s | peak MB |")
         print("|---|---|---|---|---|---|---|---|---|")

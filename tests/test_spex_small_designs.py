@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from interspect.algorithms.spex import bch_code, fit_spex, spex_query_count
+from interspect.algorithms.spex import bch_code, fit_spex, plan_spex, spex_query_count
 from interspect.algorithms.spex.design import Design
 from interspect.algorithms.spex.peeling import peel
 from interspect.query.engine import QueryEngine
@@ -89,3 +89,19 @@ def test_noise_at_small_designs(n, b):
     design = Design.random(bch_code(n, MAX_DEGREE), b, 3, np.random.default_rng(0))
     peeled = peel(design, design.query_bins(QueryEngine(noisy, n)), max_degree=MAX_DEGREE, chase_depth=6)
     assert abs(peeled.noise / (sd**2 / (1 << b)) - 1.0) < 0.3
+
+
+def test_budget_between_designs_buys_more_bins_in_two_groups():
+    n = 1024
+    plan = plan_spex(n, budget=1000, max_order=MAX_DEGREE, n_groups=None)
+    assert (plan.n_groups, plan.b, plan.n_queries) == (2, 3, 896)
+    assert plan_spex(n, budget=1000, max_order=MAX_DEGREE).b == 2  # three groups: only 4 bins each
+    assert plan_spex(n, budget=1344, max_order=MAX_DEGREE, n_groups=None).n_groups == 3  # ties: more groups
+    assert plan_spex(n, budget=2000, max_order=MAX_DEGREE, n_groups=None).b == 4
+    truth = planted(n, 20, False, seed=5)
+    engine = QueryEngine(truth.predict, n)
+    result = fit_spex(engine, budget=1000, max_order=MAX_DEGREE, n_groups=None, random_state=0)
+    assert result.info["n_groups"] == 2 and engine.n_queries <= 1000
+    assert_exact(truth, result.fourier)
+    three = fit_spex(QueryEngine(truth.predict, n), budget=1000, max_order=MAX_DEGREE, random_state=0)
+    assert (three.fourier - truth).energy(include_empty=True) > 0.5 * truth.energy()
