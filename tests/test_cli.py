@@ -15,6 +15,8 @@ from interspect.cli import main
 from interspect.data import review_demo
 from interspect.frontends.build import build_text_value_function
 from interspect.report import render_html
+from interspect.report.notes import NEGLIGIBLE_SHARE, crosses_zero
+from interspect.report.table import strongest
 
 REVIEW = "The food was not bad, but the service never fails to disappoint."
 N_WORDS = 12
@@ -52,17 +54,26 @@ def test_exact_run_matches_the_real_model_on_every_mask(exact_run):
     assert expl.n_queries == 1 << N_WORDS
 
 
+def listed_terms(terms):
+    """The terms a report lists as strongest: sign established, above the noise floor, strongest first."""
+    sure, unsure = strongest(terms, NEGLIGIBLE_SHARE * max(abs(t.value) for t in terms))
+    return sure + unsure
+
+
 def test_exact_run_prints_the_table_faithfulness_and_cost(exact_run):
     _, out, paths = exact_run
     expl = Explanation.from_json(paths["json"].read_text())
-    top = expl.top(5)
+    top = listed_terms(expl.top(5))
     rows = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+[+-]", line)]
-    assert len(rows) == 5
+    assert len(rows) == len(top) >= 3
     for row, interaction in zip(rows, top, strict=True):
-        rank, order, value, units = row.split(None, 3)
+        rank, order, value = row.split()[:3]
+        units = re.search(r"\[\d+\] .*", row).group(0)
         assert int(order) == len(interaction.features)
         assert float(value) == pytest.approx(interaction.value, rel=1e-3)
         assert units.startswith(f"[{interaction.features[0]}] {expl.metadata['units'][interaction.features[0]]}")
+        word = {True: "synergy", False: "redundancy"}[interaction.value > 0] if len(interaction.features) > 1 else ""
+        assert word in row
     assert "faithfulness: R² = 1.000 (exact, 4096 masks)" in out
     assert re.search(r"method: exact\s+queries: 4096", out)
     assert re.search(r"time: model \d+\.\d\d s, algorithm \d+\.\d\d s, total \d+\.\d\d s", out)
@@ -79,7 +90,9 @@ def test_exact_run_writes_a_consistent_html_report_and_png(exact_run):
     # the text is shown with its own punctuation (spans), and the drawn interactions are the top pairs+
     assert re.sub(r"<[^>]+>", "", re.search(r'<div class="text" id="text">(.*?)</div>', page).group(1)) == REVIEW
     drawn = re.findall(r'<g class="ix" data-units="([\d ]+)"', page)
-    assert drawn == [" ".join(map(str, t.features)) for t in expl.top(5, min_order=2)]
+    floor = NEGLIGIBLE_SHARE * max(max(abs(expl.shapley_values())), *(abs(t.value) for t in expl.top(15, min_order=2)))
+    expected = [t for t in expl.top(15, min_order=2) if abs(t.value) > floor and not crosses_zero(t)][:5]
+    assert drawn == [" ".join(map(str, t.features)) for t in expected] and drawn
     image = matplotlib.image.imread(paths["png"])
     assert image.shape[0] > 100 and image.shape[1] > 300
 
@@ -172,14 +185,15 @@ def test_subprocess_error_has_no_traceback(tmp_path):
 
 def test_bundled_demo_inputs_are_the_defaults():
     from interspect.cli import _read_input, build_parser
-    from interspect.data import qa_demo
+    from interspect.data import context_of, rag_demo
 
-    demo = qa_demo()
-    assert _read_input(build_parser().parse_args(["explain"])) == (demo["context"], demo["question"])
-    own_question = build_parser().parse_args(["explain", "--question", "Where does Anna work?"])
-    assert _read_input(own_question) == (demo["context"], "Where does Anna work?")
+    demo, default = rag_demo(), build_parser().parse_args(["explain"])
+    context = context_of(demo)[0]
+    assert _read_input(default) == (context, demo["question"]) and default.target == demo["target"]
+    own_question = build_parser().parse_args(["explain", "--question", "Where does Ilse work?"])
+    assert _read_input(own_question) == (context, "Where does Ilse work?") and own_question.target is None
     assert _read_input(build_parser().parse_args(["explain", "--model", "sentiment"])) == (review_demo(), None)
-    assert demo["context"].count(". ") == 5 and "never fails to impress" in review_demo()
+    assert context.count("\n\n") == 4 and "never fails to impress" in review_demo()
 
 
 def test_interrupted_run_resumes_from_the_cache(tmp_path, monkeypatch, capsys):
@@ -232,3 +246,92 @@ def test_report_subcommand_rejects_bad_files(content, message, tmp_path, capsys)
         path.write_text(content)
     code, _, err = run_main(capsys, "report", str(path))
     assert code == 1 and err.startswith("interspect: error: ") and message in err and err.count("\n") == 1
+
+
+HEAVY_MODULES = ("numpy", "scipy", "sklearn", "torch", "transformers", "interspect.query", "interspect.algorithms")
+
+
+def imported_modules(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import sys; from interspect.cli import main; sys.exit(main())",
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    names = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    return result, names
+
+
+def test_help_imports_nothing_heavy():
+    result, names = imported_modules("--help")
+    assert result.returncode == 0 and "explain" in result.stdout and "report" in result.stdout
+    assert "interspect.cli" in names
+    assert not [name for name in names if name.split(".")[0] in HEAVY_MODULES or name.startswith(HEAVY_MODULES)]
+    # a subcommand's help builds only that subcommand (and still lists the index choice)
+    result, names = imported_modules("report", "--help")
+    assert result.returncode == 0 and "--index" in result.stdout and "fsii" in result.stdout
+    assert "interspect.experiments" not in names and "interspect.frontends.text" not in names
+
+
+def test_report_index_choice_sets_the_table_and_the_page(exact_run, tmp_path, capsys):
+    _, _, paths = exact_run
+    html = tmp_path / "banzhaf.html"
+    code, out, _ = run_main(capsys, "report", str(paths["json"]), "--index", "banzhaf", "--html", str(html))
+    assert code == 0 and "value (bii)" in out
+    page = html.read_text()
+    expl = Explanation.from_json(paths["json"].read_text())
+    shown = [float(v) for v in re.findall(r'<span class="u" id="u\d+" data-value="([^"]+)"', page)]
+    np.testing.assert_allclose(shown, expl.banzhaf_values(), rtol=1e-5, atol=1e-9)
+    assert "Banzhaf value of each unit" in page and "bii values" in page
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(paths["json"]), "--index", "lime"])
+    assert exit_info.value.code == 2 and "invalid choice: 'lime'" in capsys.readouterr().err
+
+
+def test_low_or_unknown_faithfulness_is_a_warning_on_stderr(exact_run, tmp_path, capsys):
+    _, _, paths = exact_run
+    expl = Explanation.from_json(paths["json"].read_text())
+    code, _, err = run_main(capsys, "report", str(paths["json"]))
+    assert code == 0 and err == ""  # exact, R² 1: nothing to warn about
+    from interspect import Faithfulness
+
+    for faithfulness, words in ((Faithfulness(0.3, "heldout", 50), "R² = 0.30"), (Faithfulness(), "not be measured")):
+        expl.faithfulness = faithfulness
+        low = tmp_path / "low.json"
+        low.write_text(expl.to_json())
+        code, _, err = run_main(capsys, "report", str(low))
+        lines = err.splitlines()
+        assert code == 0 and lines and all(line.startswith("interspect: warning: ") for line in lines)
+        assert words in err and "budget=" in err and "unreliable" in err
+
+
+def test_llm_without_question_says_it_explains_a_free_continuation(monkeypatch, capsys):
+    import interspect.frontends.build as build
+
+    def stop(**kwargs):
+        raise ValueError("stopped before loading the model")
+
+    monkeypatch.setattr(build, "build_text_value_function", stop)
+    code, _, err = run_main(capsys, "explain", "--model", "smollm2", "--text", "Anna was born in Paris.")
+    assert code == 1 and "stopped before loading the model" in err
+    assert "note: no --question given, so smollm2 explains its free continuation of the text" in err
+    code, _, err = run_main(capsys, "explain", "--model", "smollm2", "--text", "Anna.", "--question", "Who?")
+    assert code == 1 and "note:" not in err
+
+
+@pytest.mark.slow
+def test_llm_run_prints_no_transformers_deprecation_warning(tmp_path):
+    argv = [sys.executable, "-m", "interspect.cli", "explain", "--model", "smollm2", "--no-progress"]
+    argv += ["--text", "Anna was born in Paris. She works in Rome.", "--question", "Where was Anna born?"]
+    argv += ["--method", "exact", "--json", str(tmp_path / "e.json")]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert Explanation.from_json(tmp_path / "e.json").n_queries == 4
+    assert "deprecated" not in result.stderr and "FutureWarning" not in result.stderr

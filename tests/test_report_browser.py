@@ -1,20 +1,27 @@
-"""The HTML report opened in a real headless browser (Debian's chromium): screenshot pixels and rendered DOM.
+"""The HTML report opened in a real headless browser (Debian's chromium): screenshot pixels, rendered DOM,
+and the layout at phone (420 px) and desktop (1,400 px) widths: nothing overflows horizontally.
 
 If chromium is missing it is installed with apt-get when running as root; otherwise the test fails
 with the command to run (``apt-get update && apt-get install -y chromium``).
 """
 
+import functools
+import http.server
+import json
 import os
 import re
 import shutil
 import subprocess
+import threading
 
 import matplotlib.image
 import numpy as np
 import pytest
-from test_report import IMG_PAYLOAD, PAYLOAD, SHAPLEY, planted_explanation
+from test_report import IMG_PAYLOAD, PAYLOAD, SHAPLEY, long_text_explanation, planted_explanation, qary_explanation
 
+from interspect import Faithfulness
 from interspect.report import write_html
+from interspect.report.charts import NEGATIVE_RGB, POSITIVE_RGB, SHARE_RGB
 from interspect.report.html import unit_colors
 
 INSTALL = "apt-get update && apt-get install -y chromium"
@@ -107,3 +114,94 @@ def test_rendered_dom_has_the_units_escaped_and_no_injected_code(chromium, repor
     assert (spans[2][1], spans[4][1]) == escaped
     assert len(re.findall(r'<g class="ix"', dom)) == 3
     assert dom.count("<script") == 1 and dom.count("<img") == 0
+
+
+# Loads the report in a same-origin iframe of the probe page's width and records, after layout, the document's
+# scroll width, every SVG's box against its container's, and every block whose content is wider than its box.
+PROBE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<pre id="out">pending</pre>
+<iframe id="f" src="%(page)s" style="border:0;display:block;width:%(width)dpx;height:4000px"></iframe>
+<script>
+window.addEventListener("load", function () {
+  var d = document.getElementById("f").contentDocument, w = d.defaultView;
+  var res = {scrollWidth: d.documentElement.scrollWidth, innerWidth: w.innerWidth, svgs: [], overflowing: []};
+  d.querySelectorAll("svg").forEach(function (s) {
+    var r = s.getBoundingClientRect(), p = s.parentElement.getBoundingClientRect();
+    res.svgs.push([r.left, r.right, p.left, p.right, r.width]);
+  });
+  d.querySelectorAll("td, th, div, p, h1, h2, table").forEach(function (e) {
+    if (e.scrollWidth > e.clientWidth + 1) { res.overflowing.push(e.tagName + "." + e.className); }
+  });
+  document.getElementById("out").textContent = JSON.stringify(res);
+});
+</script></body></html>"""
+WIDTHS = (420, 1400)
+HEIGHT = 4000  # tall enough for the whole of every test page at 420 px
+
+
+@pytest.fixture(scope="module")
+def served_reports(tmp_path_factory):
+    """Reports of every shape (planted, long text with intervals, unreliable, q-ary) served over local HTTP."""
+    root = tmp_path_factory.mktemp("served")
+    unreliable = planted_explanation(question="Is it good?", model="vader")
+    unreliable.faithfulness = Faithfulness(0.31, "heldout", 40)
+    pages = {
+        "planted": planted_explanation(question=PAYLOAD, target=IMG_PAYLOAD, model="vader"),
+        "long": long_text_explanation(),
+        "unreliable": unreliable,
+        "qary": qary_explanation(),
+    }
+    for name, expl in pages.items():
+        write_html(expl, root / f"{name}.html")
+        for width in WIDTHS:
+            (root / f"probe-{name}-{width}.html").write_text(PROBE % {"page": f"{name}.html", "width": width})
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}", sorted(pages)
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_nothing_overflows_at_phone_and_desktop_widths(chromium, served_reports, width):
+    root, url, names = served_reports
+    for name in names:
+        dom = run_chromium(
+            chromium, root, f"{url}/probe-{name}-{width}.html", "--virtual-time-budget=10000", "--dump-dom",
+            f"--window-size={width},1000",
+        ).stdout  # fmt: skip
+        found = json.loads(re.search(r'<pre id="out">(.*?)</pre>', dom, flags=re.S).group(1))
+        assert found["innerWidth"] == width, (name, found)
+        assert found["scrollWidth"] <= width, (name, found)
+        assert found["overflowing"] == [], (name, found)
+        for left, right, parent_left, parent_right, svg_width in found["svgs"]:
+            assert parent_left - 0.5 <= left and right <= parent_right + 0.5, (name, found["svgs"])
+            assert svg_width > 0
+        if name in ("planted", "long"):
+            assert len(found["svgs"]) == 1, name  # the interaction chart is there and was measured
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_screenshots_have_the_page_width_and_show_the_charts(chromium, served_reports, width):
+    root, url, names = served_reports
+    for name in names:
+        shot = root / f"shot-{name}-{width}.png"
+        flags = (f"--screenshot={shot}", f"--window-size={width},{HEIGHT}", "--run-all-compositor-stages-before-draw")
+        run_chromium(chromium, root, f"{url}/{name}.html", *flags)
+        assert shot.stat().st_size > 0
+        image = matplotlib.image.imread(shot)[..., :3]
+        assert image.shape[:2] == (HEIGHT, width), name
+        # the page is drawn (text and charts, not a blank image), with each chart's colours on it
+        assert (image.min(axis=-1) < 0.9).mean() > 0.005, name
+        colours = (SHARE_RGB,) if name == "qary" else (POSITIVE_RGB, NEGATIVE_RGB)
+        for rgb in colours:
+            assert np.all(np.abs(image * 255 - np.asarray(rgb)) <= 2.5, axis=-1).sum() > 200, (name, rgb)
+        if name == "unreliable":  # the warning box is drawn in its own colour near the top
+            box = np.all(np.abs(image * 255 - np.asarray((255, 244, 229))) <= 2.5, axis=-1)
+            assert np.flatnonzero(box.sum(axis=1) > width // 2)[0] < 400

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from .algorithms.base import METHODS
-from .frontends.text import MASKINGS, UNITS
 
 
 class CLIError(Exception):
@@ -73,20 +71,39 @@ def _holdout(text: str) -> int | str:
     return text if text == "auto" else _non_negative_int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; ``command`` names the one subcommand whose arguments are needed.
+
+    ``main`` passes the subcommand given on the command line, so ``interspect --help`` lists the subcommands
+    without importing what their arguments need (NumPy, the method registry); None (the
+    default) builds every subcommand.
+    """
     parser = argparse.ArgumentParser(
         prog="interspect", description="Find the feature interactions behind a model's output."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_arguments) in _COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if command is None or command == name:
+            add_arguments(sub)
+    return parser
 
-    ex = commands.add_parser(
-        "explain",
-        help="explain a text model's output on one input",
-        description="Explain a text model's output on one input. Without --text/--file a bundled demo is used: "
-        "a question over a multi-sentence context for LLMs, a review with negations for classifiers.",
-    )
+
+def _command_in(argv: Sequence[str]) -> str:
+    """The subcommand named on a command line (its first word that is not an option), or "" if there is none."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+def _explain_arguments(ex: argparse.ArgumentParser) -> None:
+    from .algorithms.base import METHODS
     from .frontends.registry import MODEL_KINDS, describe_kinds
+    from .frontends.text import MASKINGS, UNITS
+
+    ex.description = (
+        "Explain a text model's output on one input. Without --text/--file a bundled demo is used: "
+        "a question over a multi-sentence context for LLMs, a review with negations for classifiers."
+    )
 
     model = ex.add_argument_group("model and input")
     model.add_argument(
@@ -144,18 +161,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     out = ex.add_argument_group("output")
     out.add_argument("--top", type=_positive_int, default=10, help="interactions shown in the table (default 10)")
+    _index_argument(out)
     out.add_argument("--json", type=Path, metavar="OUT", help="write the whole explanation as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
     out.add_argument("--png", type=Path, metavar="OUT", help="write a bar chart of the top interactions")
     ex.set_defaults(handler=_explain)
 
-    rep = commands.add_parser("report", help="render a saved JSON explanation as a table, HTML and/or PNG")
+
+def _index_argument(group: Any) -> None:
+    from .report.notes import INDEX_CHOICES
+
+    group.add_argument(
+        "--index",
+        choices=list(INDEX_CHOICES),
+        help="values listed: shapley or banzhaf (first-order values, with SII / BII interactions), or an "
+        "interaction index, mobius (default) ... fbii (each with the matching first-order values)",
+    )
+
+
+def _report_arguments(rep: argparse.ArgumentParser) -> None:
     rep.add_argument("json_in", type=Path, metavar="EXPLANATION.json")
     rep.add_argument("--top", type=_positive_int, default=10, help="interactions shown (default 10)")
+    _index_argument(rep)
     rep.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
     rep.add_argument("--png", type=Path, metavar="OUT", help="write a bar chart of the top interactions")
     rep.set_defaults(handler=_report)
-    return parser
+
+
+#: subcommand -> (one-line help, function adding its arguments)
+_COMMANDS = {
+    "explain": ("explain a text model's output on one input", _explain_arguments),
+    "report": ("render a saved JSON explanation as a table, HTML and/or PNG", _report_arguments),
+}
 
 
 def _version() -> str:
@@ -198,11 +235,13 @@ def _print_header(meta: dict[str, Any], n_units: int) -> None:
     print(f"units    : {n_units} {meta.get('unit') or ''}".rstrip(), flush=True)
 
 
-def _print_summary(expl: Any, top_k: int) -> None:
+def _print_summary(expl: Any, args: argparse.Namespace, also: Sequence[str] = ()) -> None:
+    from .report.notes import choose_index
     from .report.table import format_top_table, method_label
 
+    index = "mobius" if args.index is None else choose_index(args.index)[1]
     print()
-    print(format_top_table(expl, top_k))
+    print(format_top_table(expl, args.top, index=index))
     print()
     faith = expl.faithfulness
     if faith.r2 is None:
@@ -217,6 +256,16 @@ def _print_summary(expl: Any, top_k: int) -> None:
         f"time: model {timing.get('model_s', 0.0):.2f} s, algorithm {timing.get('algorithm_s', 0.0):.2f} s,"
         f" total {timing.get('total_s', 0.0):.2f} s"
     )
+    _print_warnings(expl, also)
+
+
+def _print_warnings(expl: Any, also: Sequence[str] = ()) -> None:
+    """Faithfulness unknown or below 0.8, an unreliable result, and the explanation's own warnings, on stderr."""
+    from .report.notes import trust_warnings
+
+    messages = trust_warnings(expl)
+    for message in [*messages, *(m for m in also if m not in messages)]:
+        print(f"interspect: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _write_outputs(expl: Any, args: argparse.Namespace) -> None:
@@ -226,10 +275,12 @@ def _write_outputs(expl: Any, args: argparse.Namespace) -> None:
         args.json.write_text(expl.to_json(indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
     if args.html is not None:
-        write_html(expl, args.html, k=args.top)
+        write_html(expl, args.html, k=args.top, index=args.index)
         print(f"wrote {args.html}")
     if args.png is not None:
-        save_png(expl, args.png, k=args.top)
+        from .report.notes import choose_index
+
+        save_png(expl, args.png, k=args.top, index="mobius" if args.index is None else choose_index(args.index)[1])
         print(f"wrote {args.png}")
 
 
@@ -244,6 +295,15 @@ def _explain(args: argparse.Namespace) -> None:
     from .frontends.build import build_text_value_function
 
     text, question = _read_input(args)
+    if question is None and not _is_classifier(args.model):
+        what = "how likely --target is as the next words of the text"
+        if args.target is None:
+            what = "its free continuation of the text (the words it would write next)"
+        print(
+            f"interspect: note: no --question given, so {args.model} explains {what}; pass --question to explain "
+            "its answer to a question about the text",
+            file=sys.stderr,
+        )
     unit = args.unit or ("word" if _is_classifier(args.model) else "sentence")
     print(f"model: {args.model}   unit: {unit}   masking: {args.masking}", flush=True)
     value_function = build_text_value_function(
@@ -266,21 +326,25 @@ def _explain(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "holdout": args.holdout,
     }
-    expl = explain(
-        value_function,
-        n_features=value_function.n_features,
-        method=args.method,
-        budget=args.budget,
-        max_order=args.max_order,
-        random_state=args.seed,
-        feature_names=list(value_function.feature_names),
-        holdout=args.holdout,
-        batch_size=args.batch_size,
-        cache=args.cache,
-        progress=args.progress,
-        metadata=metadata,
+    with warnings.catch_warnings(record=True) as caught:  # shown once, as one line each, after the table
+        warnings.simplefilter("always", UserWarning)
+        expl = explain(
+            value_function,
+            n_features=value_function.n_features,
+            method=args.method,
+            budget=args.budget,
+            max_order=args.max_order,
+            random_state=args.seed,
+            feature_names=list(value_function.feature_names),
+            holdout=args.holdout,
+            batch_size=args.batch_size,
+            cache=args.cache,
+            progress=args.progress,
+            metadata=metadata,
+        )
+    _print_summary(
+        expl, args, also=[f"{w.category.__name__}: {w.message}" for w in caught if str(w.message) not in expl.warnings]
     )
-    _print_summary(expl, args.top)
     _write_outputs(expl, args)
 
 
@@ -294,15 +358,16 @@ def _report(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise CLIError(f"{args.json_in}: {exc}") from None
     _print_header(expl.metadata, expl.n_features)
-    _print_summary(expl, args.top)
+    _print_summary(expl, args)
     _write_outputs(expl, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted)."""
-    from .query.engine import QueryError
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command_in(argv)).parse_args(argv)
+    from .query.engine import QueryError  # after parsing: --help and usage errors import nothing heavy
 
-    args = build_parser().parse_args(argv)
     try:
         args.handler(args)
     except KeyboardInterrupt:

@@ -26,6 +26,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+#: bumped whenever a change in this module changes the scores it returns, so cached answers of older versions
+#: are not reused (2: the shared prefix stops before the shortest prompt's last token; empty prompts get BOS)
+SCORER_VERSION = 2
 QA_TEMPLATE = "Answer the question using the context.\n\nContext: {context}\n\nQuestion: {question}"
 BASE_QA_TEMPLATE = "Context: {context}\n\nQuestion: {question}\nAnswer:"
 
@@ -138,6 +141,16 @@ class CausalLMScorer:
         raise ValueError("an empty prompt cannot be scored: the tokenizer has no BOS or EOS token")
 
     # -- target ----------------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """What, besides the model files and the texts, determines the scores (for cache keys)."""
+        parameter = next(iter(self.model.parameters()), None)
+        return {
+            "scorer": f"causal-lm-v{SCORER_VERSION}",
+            "chat": self.template.chat,
+            "dtype": None if parameter is None else str(parameter.dtype),
+            "target_ids": self.target_ids,
+        }
+
     def set_target(self, target: str) -> None:
         """Score ``target`` (a string; a leading space is added after a base-model "Answer:" prompt)."""
         if not target:
@@ -230,7 +243,9 @@ class CausalLMScorer:
         import torch
 
         with torch.inference_mode():
-            return self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
+            output = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+        # read the cache under the name this transformers version uses (``past_key_values`` warns in >= 5.2)
+        return getattr(output, _cache_keyword(self.model))
 
     def _forward(self, prompts: list[Sequence[int]], past: Any = None, shared: int = 0) -> np.ndarray:
         """One forward pass over ``shared`` cached prefix tokens + left-padded ``prompt + target`` rows."""

@@ -1,12 +1,14 @@
-"""Self-contained HTML report of an explanation.
+"""Self-contained HTML report of an explanation (binary or q-ary) that explains itself.
 
-The input text is shown with every unit shaded by its first-order attribution (blue lowers, red raises
-the explained output), the strongest interactions of order >= 2 are drawn (one row per interaction
-joining its units, with a bar for its value) and listed, next to what was explained and what the
-explanation cost (method, queries, R², time). The page loads nothing from outside: styles and the small
-hover script are inline, and a Content-Security-Policy allows only that script (by hash), so even a
-payload slipped past escaping could not run. Every piece of untrusted text — units, question, answer,
-feature names, metadata — goes through :func:`html.escape`.
+The page says first whether to trust the explanation (a warning line when faithfulness is unknown or below
+0.8, or the explanation is unreliable), then shows the input with every unit shaded by its first-order
+attribution, the attributions as labelled bars, the strongest interactions (drawn and listed, with
+"synergy"/"redundancy" in words and their intervals when known; near-zero and sign-uncertain terms are not
+called strongest), a short legend in plain words, and the cost. Q-ary explanations show feature and pair
+importances and their largest Fourier terms. Every chart scales with the page. The page loads nothing from
+outside: styles and the small hover script are inline, and a Content-Security-Policy allows only that
+script (by hash), so even a payload slipped past escaping could not run. Every piece of untrusted text —
+units, question, answer, feature names, metadata, warnings — goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -20,16 +22,36 @@ from typing import Any
 
 import numpy as np
 
-from ..explanation import Explanation, Interaction
-from .table import format_value, method_label, shorten, unit_texts
+from .charts import (
+    NEGATIVE_RGB,
+    POSITIVE_RGB,
+    REDUNDANCY_RGB,
+    SYNERGY_RGB,
+    hex_color,
+    interaction_svg,
+    value_bars,
+)
+from .notes import (
+    ATTRIBUTION_WORDS,
+    INDEX_WORDS,
+    INTERACTION_WORDS,
+    NEGLIGIBLE_SHARE,
+    QARY_WORDS,
+    R2_WORDS,
+    choose_index,
+    relation,
+    trust_warnings,
+)
+from .table import format_interval, format_value, method_label, shorten, strongest, unit_texts
 
-#: end colours of the diverging scale (ColorBrewer RdBu ends): positive attributions red, negative blue
-POSITIVE_RGB = (178, 24, 43)
-NEGATIVE_RGB = (33, 102, 172)
+__all__ = ["NEGATIVE_RGB", "POSITIVE_RGB", "first_order_attributions", "render_html", "unit_colors", "write_html"]
+
 _ATTRIBUTIONS = ("shapley", "banzhaf", "mobius")
+#: units listed with their attribution bars; the rest are summarised in one line
+MAX_BARS = 30
 #: metadata / request keys with their own place in the report (not repeated in the details table)
 _SHOWN_ELSEWHERE = {"text", "units", "spans", "question", "target", "answer", "feature_names", "request"}
-_SHOWN_ELSEWHERE |= {"method", "budget"}
+_SHOWN_ELSEWHERE |= {"method", "budget", "max_order", "holdout"}
 
 _SCRIPT = """
 document.body.classList.add("interactive");
@@ -47,48 +69,63 @@ document.querySelectorAll("[data-units]").forEach(function (el) {
 """
 
 _STYLE = """
+* { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1100px;
-       color: #222; line-height: 1.5; padding: 0 16px; }
+       color: #222; line-height: 1.5; padding: 0 16px; overflow-wrap: anywhere; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 .sub { color: #666; margin-top: 0; }
 .answer { background: #f6f6f6; border-left: 4px solid #888; padding: 8px 14px; }
 .answer p { margin: 4px 0; } .label { color: #666; font-weight: 600; margin-right: 0.4em; }
+.warn { background: #fff4e5; border-left: 4px solid #e08a00; padding: 8px 14px; margin: 12px 0; }
+.warn p { margin: 4px 0; }
 .text { white-space: pre-wrap; font-size: 1.08em; line-height: 2.1; border: 1px solid #ddd; padding: 12px 16px;
         border-radius: 4px; }
 .u { border-radius: 3px; padding: 2px 1px; }
 .u.hl { outline: 3px solid #f0b400; }
-.legend { display: flex; align-items: center; gap: 10px; font-size: 0.9em; color: #555; margin: 8px 0; }
-.bar { width: 240px; height: 14px; border: 1px solid #bbb; }
-table { border-collapse: collapse; font-size: 0.92em; }
+.legend { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; font-size: 0.9em; color: #555;
+          margin: 8px 0; }
+.scale { flex: 0 1 15em; min-width: 5em; height: 14px; border: 1px solid #bbb; }
+.key { display: inline-block; width: 12px; height: 12px; border-radius: 6px; vertical-align: -1px; }
+.read { font-size: 0.92em; color: #333; } .read p { margin: 6px 0; }
+table { border-collapse: collapse; font-size: 0.92em; max-width: 100%; }
 td, th { padding: 3px 10px; text-align: left; vertical-align: top; border-bottom: 1px solid #eee; }
+th, td.word { overflow-wrap: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.bars { width: 100%; table-layout: fixed; }
+table.bars td { padding: 2px 6px; border: 0; vertical-align: middle; }
+table.bars td.lab { width: 38%; } table.bars td.num { width: 18%; }
+table.bars td.neg, table.bars td.pos { width: 22%; } table.bars td.wide { width: 44%; }
+table.bars td.neg { border-right: 1px solid #999; }
+table.bars span { display: block; height: 12px; border-radius: 2px; }
+table.bars td.neg span { margin-left: auto; }
 tr[data-units]:hover { background: #fff6d5; }
 body.interactive [data-units] { cursor: pointer; }
-.chip { border-radius: 3px; padding: 0 3px; margin: 0 4px 2px 0; display: inline-block; }
+.chip { border-radius: 3px; padding: 0 3px; margin: 0 4px 2px 0; display: inline-block; background: #eee; }
+.muted { color: #666; font-size: 0.9em; }
+.chart { width: 100%; }
+svg { display: block; height: auto; }
 svg text { font-size: 12px; fill: #333; } svg g.ix:hover line.link { stroke-width: 5; }
 .stats td:first-child { color: #666; }
 """
 
 
-def _hex(rgb: Sequence[int]) -> str:
-    return "#" + "".join(f"{int(c):02x}" for c in rgb)
-
-
 def unit_colors(values: np.ndarray, vmax: float | None = None) -> tuple[np.ndarray, float]:
     """``(n, 3)`` RGB colours of ``values`` on the white-centred blue/red scale, and the scale's ``vmax``.
 
-    The unit with the largest ``|value|`` gets the full end colour; zero is white.
+    The unit with the largest ``|value|`` gets the full end colour and zero is white; in between the colour
+    grows with the square root of ``|value| / vmax`` so one dominant unit does not wash out all the others.
     """
     values = np.asarray(values, dtype=np.float64)
     if vmax is None:
         vmax = float(np.max(np.abs(values))) if values.size else 0.0
     t = np.clip(values / vmax, -1.0, 1.0) if vmax > 0 else np.zeros_like(values)
+    depth = np.sqrt(np.abs(t))
     ends = np.where(t[:, None] >= 0, np.array(POSITIVE_RGB), np.array(NEGATIVE_RGB))
-    rgb = 255.0 + np.abs(t)[:, None] * (ends - 255.0)
+    rgb = 255.0 + depth[:, None] * (ends - 255.0)
     return np.rint(rgb).astype(int), vmax
 
 
-def first_order_attributions(explanation: Explanation, attribution: str = "shapley") -> np.ndarray:
+def first_order_attributions(explanation: Any, attribution: str = "shapley") -> np.ndarray:
     """Per-unit attribution: Shapley value, Banzhaf value, or the first-order Möbius coefficient."""
     key = attribution.lower()
     if key == "shapley":
@@ -115,7 +152,11 @@ def _spans_layout(text: str | None, spans: Any, n: int) -> list[tuple[int, int]]
     return None
 
 
-def _text_html(texts: list[str], colors: np.ndarray, values: np.ndarray, attribution: str, layout, text) -> str:
+def _ink(rgb: Sequence[int]) -> str:
+    return "#fff" if np.mean(rgb) < 150 else "#111"
+
+
+def _text_html(texts: list[str], colors: np.ndarray, values: np.ndarray, what: str, layout, text) -> str:
     parts = []
     cursor = 0
     for i, (unit, rgb, value) in enumerate(zip(texts, colors, values, strict=True)):
@@ -125,100 +166,179 @@ def _text_html(texts: list[str], colors: np.ndarray, values: np.ndarray, attribu
             unit, cursor = text[start:end], end
         elif i:
             parts.append(" ")
-        ink = "#fff" if np.mean(rgb) < 150 else "#111"
         parts.append(
-            f'<span class="u" id="u{i}" data-value="{value:.6g}" style="background-color:{_hex(rgb)};color:{ink}"'
-            f' title="[{i}] {escape(attribution)} {format_value(value)}">{escape(unit)}</span>'
+            f'<span class="u" id="u{i}" data-value="{value:.6g}" style="background-color:{hex_color(rgb)};'
+            f'color:{_ink(rgb)}" title="[{i}] {escape(what)} {format_value(value)}">{escape(unit)}</span>'
         )
     if layout is not None:
         parts.append(escape(text[cursor:]))
     return "".join(parts)
 
 
-def _legend_html(vmax: float, attribution: str) -> str:
-    gradient = f"linear-gradient(to right, {_hex(NEGATIVE_RGB)}, #ffffff, {_hex(POSITIVE_RGB)})"
+def _scale_legend(vmax: float, what: str) -> str:
+    gradient = f"linear-gradient(to right, {hex_color(NEGATIVE_RGB)}, #ffffff, {hex_color(POSITIVE_RGB)})"
     return (
-        f'<div class="legend"><span>{format_value(-vmax)}</span><div class="bar" style="background:{gradient}"></div>'
-        f"<span>{format_value(vmax)}</span><span>{escape(attribution)} value: blue lowers, red raises the"
-        " explained output</span></div>"
+        f'<div class="legend"><span>{format_value(-vmax)}</span><div class="scale" style="background:{gradient}">'
+        f"</div><span>{format_value(vmax)}</span><span>{escape(what)}: blue lowers, red raises the explained"
+        " output</span></div>"
     )
 
 
-def _interaction_svg(top: list[Interaction], texts: list[str]) -> str:
-    """One row per interaction: dots on its units (columns, in text order) joined by a line, and a value bar."""
-    cols = sorted({i for t in top for i in t.features})
-    where = {unit: c for c, unit in enumerate(cols)}
-    labels = {unit: f"[{unit}] {shorten(texts[unit], 18)}" for unit in cols}
-    col_w, row_h, bar_w = 30, 26, 180
-    label_h = 24 + int(4.8 * max(len(label) for label in labels.values()))  # rotated labels rise ~0.64 x 7.5 px/char
-    left = 20
-    grid_w = left + col_w * len(cols)
-    width, height = grid_w + bar_w + 90, label_h + row_h * len(top) + 10
-    vmax = max(abs(t.value) for t in top)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img"'
-        ' aria-label="strongest interactions between units">'
-    ]
-    for c, unit in enumerate(cols):
-        x = left + c * col_w + col_w // 2
-        out.append(f'<line x1="{x}" y1="{label_h - 4}" x2="{x}" y2="{height - 6}" stroke="#eee"/>')
-        out.append(
-            f'<text transform="translate({x + 4},{label_h - 8}) rotate(-40)">'
-            f"<title>[{unit}] {escape(texts[unit])}</title>{escape(labels[unit])}</text>"
-        )
-    for r, t in enumerate(top):
-        y = label_h + r * row_h + row_h // 2
-        color = _hex(POSITIVE_RGB if t.value >= 0 else NEGATIVE_RGB)
-        xs = [left + where[i] * col_w + col_w // 2 for i in t.features]
-        label = " × ".join(f"[{i}] {texts[i]}" for i in t.features)
-        out.append(
-            f'<g class="ix" data-units="{" ".join(map(str, t.features))}">'
-            f"<title>{escape(label)}: {format_value(t.value)}</title>"
-        )
-        out.append(f'<rect x="0" y="{y - row_h // 2}" width="{width}" height="{row_h}" fill="transparent"/>')
-        out.append(
-            f'<line class="link" x1="{min(xs)}" y1="{y}" x2="{max(xs)}" y2="{y}" stroke="{color}" stroke-width="3"/>'
-        )
-        out.extend(f'<circle cx="{x}" cy="{y}" r="6" fill="{color}"/>' for x in xs)
-        length = max(1.0, bar_w * abs(t.value) / vmax) if vmax > 0 else 1.0
-        out.append(f'<rect x="{grid_w + 10}" y="{y - 7}" width="{length:.1f}" height="14" fill="{color}"/>')
-        out.append(f'<text x="{grid_w + 16 + length:.1f}" y="{y + 4}">{format_value(t.value)}</text></g>')
-    out.append("</svg>")
-    return "".join(out)
+def _warnings_html(explanation: Any) -> str:
+    messages = trust_warnings(explanation)
+    if not messages:
+        return ""
+    lines = "".join(f"<p>⚠ {escape(m)}</p>" for m in messages)
+    return f'<div class="warn" id="warnings" role="alert">{lines}</div>'
 
 
-def _interaction_rows(top: list[Interaction], texts: list[str], colors: np.ndarray) -> str:
+def _chip(i: int, texts: list[str], suffix: str = "") -> str:
+    return f'<span class="chip">[{i}] {escape(shorten(texts[i], 60))}{suffix}</span>'
+
+
+def _interaction_table(terms: list[Any], texts: list[str], index: str, uncertain: bool = False) -> str:
+    """Rank, order, value (with its 90 % interval when the fit gave one), synergy/redundancy, units."""
     rows = []
-    for r, t in enumerate(top, start=1):
-        chips = "".join(
-            f'<span class="chip" style="background-color:{_hex(colors[i])};color:'
-            f'{"#fff" if np.mean(colors[i]) < 150 else "#111"}">[{i}] {escape(shorten(texts[i], 60))}</span>'
-            for i in t.features
-        )
+    for r, t in enumerate(terms, start=1):
+        chips = "".join(_chip(i, texts) for i in t.features)
+        word = "sign uncertain" if uncertain else relation(t.value, len(t.features))
+        interval = format_interval(t)
+        value = format_value(t.value) + (f'<br><span class="muted">{interval}</span>' if interval else "")
         rows.append(
             f'<tr data-units="{" ".join(map(str, t.features))}"><td class="num">{r}</td>'
-            f'<td class="num">{len(t.features)}</td><td class="num">{format_value(t.value)}</td><td>{chips}</td></tr>'
+            f'<td class="num">{len(t.features)}</td><td class="num">{value}</td>'
+            f'<td class="word">{word}</td><td>{chips}</td></tr>'
         )
-    return "".join(rows)
+    value_head = f"{escape(index)} (90% interval)" if any(format_interval(t) for t in terms) else escape(index)
+    return (
+        f"<table><thead><tr><th>#</th><th>order</th><th>{value_head}</th>"
+        f"<th>reads as</th><th>units</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _binary_sections(explanation: Any, texts: list[str], attribution: str, index: str, k: int, layout, text) -> str:
+    values = first_order_attributions(explanation, attribution)
+    colors, vmax = unit_colors(values)
+    what = f"{attribution.capitalize()} value"
+    order = np.argsort(-np.abs(values), kind="stable")
+    bars = value_bars([(f"[{i}] {shorten(texts[i], 60)}", float(values[i])) for i in order[:MAX_BARS]], caption=what)
+    if len(order) > MAX_BARS:
+        bars += f'<p class="muted">{len(order) - MAX_BARS} more units with smaller values.</p>'
+
+    terms = explanation.top(max(k, 1) * 3, index=index, min_order=2)
+    largest = max([float(np.max(np.abs(values), initial=0.0))] + [abs(t.value) for t in terms])
+    floor = NEGLIGIBLE_SHARE * largest
+    sure, unsure = strongest(terms, floor)
+    sure, unsure = sure[:k], unsure[:k]
+    if sure:
+        key = (
+            f'<div class="legend"><span><span class="key" style="background:{hex_color(SYNERGY_RGB)}"></span>'
+            f' synergy (positive)</span><span><span class="key" style="background:{hex_color(REDUNDANCY_RGB)}">'
+            "</span> redundancy (negative)</span></div>"
+        )
+        drawing = (
+            f'{key}<div class="chart">{interaction_svg(sure, texts)}</div>{_interaction_table(sure, texts, index)}'
+        )
+    elif terms:
+        drawing = "<p>No interaction of two or more units stands out from zero: the units act (nearly) additively.</p>"
+    else:
+        drawing = "<p>The surrogate has no interactions of order 2 or more: the units act additively.</p>"
+    if unsure:
+        drawing += (
+            f'<p class="muted">{len(unsure)} further interaction(s) whose 90 % interval contains 0 (their sign is not'
+            f" established, so they are not counted as strongest):</p>{_interaction_table(unsure, texts, index, True)}"
+        )
+    omitted = sum(abs(t.value) <= floor for t in terms)
+    if omitted:
+        drawing += (
+            f'<p class="muted">{omitted} interaction(s) smaller than {NEGLIGIBLE_SHARE:.0%} of the largest value'
+            " are left out as noise-level.</p>"
+        )
+    return f"""<h2>Input, each unit shaded by its {escape(attribution.capitalize())} value</h2>
+{_scale_legend(vmax, what)}
+<div class="text" id="text">{_text_html(texts, colors, values, what, layout, text)}</div>
+<h2>{escape(what)} of each unit</h2>
+<div class="chart" id="attributions">{bars}</div>
+<h2>Strongest interactions (pairs and larger sets, {escape(index)} values)</h2>
+<div id="interactions">{drawing}</div>
+<h2>How to read this</h2>
+<div class="read" id="legend"><p>{ATTRIBUTION_WORDS.get(attribution, ATTRIBUTION_WORDS["shapley"])}</p>
+<p>{INTERACTION_WORDS}</p><p>{INDEX_WORDS.get(index, "")}</p><p>{R2_WORDS}</p></div>"""
+
+
+def _qary_sections(explanation: Any, texts: list[str], k: int) -> str:
+    importance = np.asarray(explanation.feature_importance(), dtype=np.float64)
+    order = np.argsort(-importance, kind="stable")[:MAX_BARS]
+    bars = value_bars(
+        [(f"[{i}] {shorten(texts[i], 60)}", float(importance[i])) for i in order], signed=False, caption="importance"
+    )
+    pairs = explanation.pair_importance(top=k)
+    floor = NEGLIGIBLE_SHARE * max(pairs.values(), default=0.0)
+    pair_rows = "".join(
+        f'<tr data-units="{i} {j}"><td class="num">{share:.1%}</td><td>{_chip(i, texts)}{_chip(j, texts)}</td></tr>'
+        for (i, j), share in pairs.items()
+        if share > floor
+    )
+    pair_table = (
+        f"<table><thead><tr><th>share</th><th>pair</th></tr></thead><tbody>{pair_rows}</tbody></table>"
+        if pair_rows
+        else "<p>No pair of features interacts noticeably: the features act additively.</p>"
+    )
+    term_rows = "".join(
+        f'<tr data-units="{" ".join(map(str, t.features))}"><td class="num">{r}</td><td class="num">'
+        f'{len(t.features)}</td><td class="num">{abs(t.coef):.4g}</td><td>'
+        + "".join(_chip(f, texts, f" = {d}") for f, d in zip(t.features, t.digits, strict=True))
+        + "</td></tr>"
+        for r, t in enumerate(explanation.top(k), start=1)
+    )
+    return f"""<h2>Importance of each feature (share of the output's variance, q = {explanation.q})</h2>
+<div class="chart" id="attributions">{bars}</div>
+<h2>Strongest pair interactions</h2>
+<div id="interactions">{pair_table}</div>
+<h2>Largest Fourier terms</h2>
+<table><thead><tr><th>#</th><th>order</th><th>|F(k)|</th><th>features = frequency digit</th></tr></thead>
+<tbody>{term_rows}</tbody></table>
+<h2>How to read this</h2>
+<div class="read" id="legend"><p>{QARY_WORDS}</p><p>{R2_WORDS}</p></div>"""
 
 
 def _seconds(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.2f} s"
 
 
-def _stats(explanation: Explanation) -> list[tuple[str, str]]:
+def _terms_text(explanation: Any, max_order: Any) -> str:
+    surrogate = explanation.transform if getattr(explanation, "is_qary", False) else explanation.fourier
+    degrees = surrogate.degrees[surrogate.degrees > 0]
+    found = f"orders 1 to {int(degrees.max())}" if degrees.size else "constant only"
+    asked = "" if max_order is None else f"; max_order {max_order} requested"
+    return f"{len(surrogate)} ({found}{asked})"
+
+
+def _stats(explanation: Any) -> list[tuple[str, str]]:
     info, meta = explanation.info, explanation.metadata
     request = meta.get("request") or {}
     faith = explanation.faithfulness
-    r2 = faith.r2
-    r2_text = "not measured" if r2 is None else f"{r2:.3f} ({faith.kind}, {faith.n_masks} masks)"
+    if faith.r2 is None:
+        r2_text = "not measured"
+    elif faith.kind == "exact":
+        r2_text = f"{faith.r2:.3f} (exact: every one of the {faith.n_masks} masks)"
+    else:
+        r2_text = f"{faith.r2:.3f} ({faith.kind}, {faith.n_masks} masks)"
     budget = request.get("budget", info.get("budget"))
-    holdout = explanation.n_heldout_queries
+    growth = info.get("budget_growth") or {}
+    if budget is None and growth.get("stopped"):
+        budget_text = f"grown in {len(growth.get('rounds', []))} rounds: {growth['stopped']}"
+    else:
+        budget_text = "method default" if budget is None else str(budget)
+    held = explanation.n_heldout_queries
+    queries = str(explanation.n_queries)
+    if held and faith.kind != "exact":
+        queries += f" ({explanation.n_fit_queries} fitted + {held} held out for R²)"
     timing = explanation.timing
     rows = [
         ("method", method_label(explanation, reason=True)),
-        ("budget", "method default" if budget is None else str(budget)),
-        ("model queries", f"{explanation.n_queries}" + (f" (incl. {holdout} held out for R²)" if holdout else "")),
+        ("budget", budget_text),
+        ("model queries", queries),
         ("faithfulness R²", r2_text),
         (
             "time",
@@ -226,7 +346,7 @@ def _stats(explanation: Explanation) -> list[tuple[str, str]]:
             f" total {_seconds(timing.get('total_s'))}",
         ),
         ("units (features)", str(explanation.n_features)),
-        ("surrogate terms", f"{len(explanation.fourier)} (max order {explanation.fourier.max_degree})"),
+        ("surrogate terms", _terms_text(explanation, request.get("max_order", info.get("max_order")))),
     ]
     for key, value in {**request, **meta}.items():
         if key not in _SHOWN_ELSEWHERE and isinstance(value, str | int | float | bool):
@@ -235,23 +355,24 @@ def _stats(explanation: Explanation) -> list[tuple[str, str]]:
 
 
 def render_html(
-    explanation: Explanation,
+    explanation: Any,
     *,
     units: Sequence[str] | None = None,
     text: str | None = None,
     spans: Sequence[tuple[int, int]] | None = None,
     question: str | None = None,
     answer: str | None = None,
+    index: str | None = None,
     attribution: str = "shapley",
     interaction_index: str = "mobius",
     k: int = 10,
     title: str | None = None,
 ) -> str:
-    """The report as one HTML string with no external resources.
+    """The report as one HTML string with no external resources, for any explanation (binary or q-ary).
 
     Parameters
     ----------
-    explanation : Explanation
+    explanation : Explanation or QaryExplanation
     units : list of str, optional
         Text of each feature; defaults to ``metadata["units"]``, then the feature names.
     text, spans : optional
@@ -261,22 +382,21 @@ def render_html(
     question, answer : str, optional
         The question asked and the answer (target) being explained; default ``metadata["question"]`` and
         ``metadata["target"]`` (or ``metadata["answer"]``).
+    index : str, optional
+        One choice for both lists (see :data:`~.notes.INDEX_CHOICES`): ``"shapley"`` shades by Shapley values
+        and lists SII interactions, ``"banzhaf"`` Banzhaf and BII, an interaction index (``"fsii"``...) lists
+        that index next to the matching first-order values. Overrides ``attribution``/``interaction_index``.
     attribution : {"shapley", "banzhaf", "mobius"}
         First-order attribution that shades the units.
     interaction_index : str
         Index under which the ``k`` strongest interactions of order >= 2 are drawn (see ``Explanation.top``).
     """
+    if index is not None:
+        attribution, interaction_index = choose_index(index)
     meta = explanation.metadata
     texts = unit_texts(explanation, units)
-    text = meta.get("text") if text is None else text
-    layout = _spans_layout(text, meta.get("spans") if spans is None else spans, len(texts))
     question = meta.get("question") if question is None else question
     answer = (meta.get("target") or meta.get("answer")) if answer is None else answer
-    values = first_order_attributions(explanation, attribution)
-    colors, vmax = unit_colors(values)
-    top = explanation.top(k, index=interaction_index, min_order=2)
-
-    full, empty = explanation.predict(np.arange(2)[:, None] == np.zeros(explanation.n_features, int))
     summary = []
     if question:
         summary.append(f'<p><span class="label">Question</span>{escape(str(question))}</p>')
@@ -284,18 +404,16 @@ def render_html(
         summary.append(f'<p><span class="label">Answer explained</span>{escape(str(answer))}</p>')
     if meta.get("value"):
         summary.append(f'<p><span class="label">Value</span>{escape(str(meta["value"]))}</p>')
-    summary.append(
-        f'<p><span class="label">Surrogate output</span>all units kept {full:.4g}, all removed {empty:.4g}</p>'
-    )
-
-    if top:
-        drawing = (
-            f"{_interaction_svg(top, texts)}<table><thead><tr><th>#</th><th>order</th>"
-            f"<th>{escape(interaction_index)}</th><th>units</th></tr></thead>"
-            f"<tbody>{_interaction_rows(top, texts, colors)}</tbody></table>"
-        )
+    if getattr(explanation, "is_qary", False):
+        body = _qary_sections(explanation, texts, k)
     else:
-        drawing = "<p>The surrogate has no interactions of order 2 or more: the units act additively.</p>"
+        text = meta.get("text") if text is None else text
+        layout = _spans_layout(text, meta.get("spans") if spans is None else spans, len(texts))
+        full, empty = explanation.predict(np.arange(2)[:, None] == np.zeros(explanation.n_features, int))
+        summary.append(
+            f'<p><span class="label">Surrogate output</span>all units kept {full:.4g}, all removed {empty:.4g}</p>'
+        )
+        body = _binary_sections(explanation, texts, attribution, interaction_index, k, layout, text)
     stats = "".join(f"<tr><td>{escape(a)}</td><td>{escape(b)}</td></tr>" for a, b in _stats(explanation))
     script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
@@ -308,12 +426,9 @@ def render_html(
 <body>
 <h1>{heading}</h1>
 <p class="sub">Which parts of the input drive the model's output, and which act together.</p>
-<div class="answer">{"".join(summary)}</div>
-<h2>Input, each unit shaded by its {escape(attribution)} value</h2>
-{_legend_html(vmax, attribution)}
-<div class="text" id="text">{_text_html(texts, colors, values, attribution, layout, text)}</div>
-<h2>Strongest interactions (order 2 and higher, {escape(interaction_index)})</h2>
-<div id="interactions">{drawing}</div>
+{_warnings_html(explanation)}
+{f'<div class="answer">{"".join(summary)}</div>' if summary else ""}
+{body}
 <h2>Cost and faithfulness</h2>
 <table class="stats">{stats}</table>
 <script>{_SCRIPT}</script>
@@ -321,7 +436,7 @@ def render_html(
 """
 
 
-def write_html(explanation: Explanation, path: str | Path, **options: Any) -> Path:
+def write_html(explanation: Any, path: str | Path, **options: Any) -> Path:
     """Write :func:`render_html` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
     path.write_text(render_html(explanation, **options), encoding="utf-8")

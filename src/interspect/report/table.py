@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from ..explanation import Explanation, Interaction
+from typing import Any
 
 
 def shorten(text: str, width: int) -> str:
@@ -13,7 +12,7 @@ def shorten(text: str, width: int) -> str:
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
 
 
-def unit_texts(explanation: Explanation, units: Sequence[str] | None = None) -> list[str]:
+def unit_texts(explanation: Any, units: Sequence[str] | None = None) -> list[str]:
     """The text of each feature: ``units`` if given, else ``metadata["units"]``, else the feature names."""
     if units is None:
         units = explanation.metadata.get("units") or explanation.feature_names
@@ -23,12 +22,12 @@ def unit_texts(explanation: Explanation, units: Sequence[str] | None = None) -> 
     return units
 
 
-def interaction_label(interaction: Interaction, units: Sequence[str], width: int = 40) -> str:
+def interaction_label(interaction: Any, units: Sequence[str], width: int = 40) -> str:
     """``[i] text × [j] text`` for the units of one interaction, each cut to ``width`` characters."""
     return " × ".join(f"[{i}] {shorten(units[i], width)}" for i in interaction.features)
 
 
-def method_label(explanation: Explanation, reason: bool = False) -> str:
+def method_label(explanation: Any, reason: bool = False) -> str:
     """The method name, with the method ``auto`` chose (and, with ``reason``, why): ``auto → exact (...)``."""
     choice = explanation.info.get("auto")
     if not isinstance(choice, dict) or "choice" not in choice:
@@ -41,8 +40,23 @@ def format_value(value: float) -> str:
     return f"{value:+.4g}"
 
 
+def format_interval(term: Any) -> str:
+    """``[low, high]`` of a term's interval, or ``""`` when the fit gave none."""
+    low, high = getattr(term, "low", None), getattr(term, "high", None)
+    return "" if low is None or high is None else f"[{low:+.3g}, {high:+.3g}]"
+
+
+def strongest(terms: Sequence[Any], floor: float) -> tuple[list[Any], list[Any]]:
+    """Split ranked terms into those whose sign is established and that exceed ``floor`` in size, and the
+    uncertain ones (interval crossing 0); terms at or below ``floor`` are dropped as noise-level."""
+    from .notes import crosses_zero
+
+    sized = [t for t in terms if abs(t.value) > floor]
+    return [t for t in sized if not crosses_zero(t)], [t for t in sized if crosses_zero(t)]
+
+
 def format_top_table(
-    explanation: Explanation,
+    explanation: Any,
     k: int = 10,
     *,
     index: str = "mobius",
@@ -50,23 +64,71 @@ def format_top_table(
     units: Sequence[str] | None = None,
     width: int = 40,
 ) -> str:
-    """The ``k`` strongest interactions under ``index`` as an aligned table: rank, order, value, units.
+    """The ``k`` strongest interactions under ``index`` as an aligned table: rank, order, value, interval, units.
 
     Units are shown as ``[i] text`` (index into the input, text cut to ``width`` characters) so repeated
-    words stay distinguishable; values are signed (positive raises the explained output).
+    words stay distinguishable; values are signed (positive raises the explained output; for two or more
+    units positive is a synergy, negative a redundancy). Terms below :data:`~.notes.NEGLIGIBLE_SHARE` of the
+    largest are left out; terms whose interval contains 0 are marked ``uncertain``. Q-ary explanations list
+    their largest Fourier terms with each feature's frequency digit.
     """
+    from .notes import NEGLIGIBLE_SHARE, choose_index, relation
+
     texts = unit_texts(explanation, units)
-    top = explanation.top(k, index=index, min_order=min_order)
-    header = ("rank", "order", f"value ({index})", "units")
+    if getattr(explanation, "is_qary", False):
+        return _qary_table(explanation, k, texts, width)
+    if index in ("shapley", "banzhaf"):  # first-order indices: their interaction generalisation (SII, BII)
+        index = choose_index(index)[1]
+    terms = explanation.top(k, index=index, min_order=min_order)
+    floor = NEGLIGIBLE_SHARE * max((abs(t.value) for t in terms), default=0.0)
+    sure, unsure = strongest(terms, floor)
+    header = ("rank", "order", f"value ({index})", "90% interval", "reads as", "units")
     rows = [
-        (str(r), str(len(t.features)), format_value(t.value), interaction_label(t, texts, width))
-        for r, t in enumerate(top, start=1)
+        (
+            str(r),
+            str(len(t.features)),
+            format_value(t.value),
+            format_interval(t),
+            "uncertain" if t in unsure else relation(t.value, len(t.features)),
+            interaction_label(t, texts, width),
+        )
+        for r, t in enumerate([*sure, *unsure], start=1)
     ]
     if not rows:
         return f"(no interactions of order >= {min_order} in the surrogate)"
-    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(3)]
-    lines = []
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.rjust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
-    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * min(max(len(r[3]) for r in rows), 60))
+    left_out = len(terms) - len(rows)
+    if not any(row[3] for row in rows):  # no intervals: no empty column
+        header, rows = header[:3] + header[4:], [row[:3] + row[4:] for row in rows]
+    lines = _aligned(header, rows)
+    if left_out:
+        lines.append(f"({left_out} near-zero terms, below {NEGLIGIBLE_SHARE:.0%} of the largest, left out)")
     return "\n".join(lines)
+
+
+def _aligned(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Right-aligned columns, the last (free text) left-aligned, with a rule under the header."""
+    last = len(header) - 1
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(last)]
+    lines = [
+        "  ".join(cell.rjust(w) for cell, w in zip(row[:last], widths, strict=True)) + "  " + row[last]
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * min(max(len(r[last]) for r in rows), 60))
+    return lines
+
+
+def _qary_table(explanation: Any, k: int, texts: list[str], width: int) -> str:
+    terms = explanation.top(k)
+    if not terms:
+        return "(the surrogate is constant: no feature matters)"
+    header = ("rank", "order", "|F(k)|", "features = frequency digit")
+    rows = [
+        (
+            str(r),
+            str(len(t.features)),
+            f"{abs(t.coef):.4g}",
+            " × ".join(f"[{f}] {shorten(texts[f], width)}={d}" for f, d in zip(t.features, t.digits, strict=True)),
+        )
+        for r, t in enumerate(terms, start=1)
+    ]
+    return "\n".join(_aligned(header, rows))
