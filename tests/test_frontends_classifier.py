@@ -162,3 +162,24 @@ def test_offline_sentiment_classifier_and_negation():
     values = vf(masks)
     np.testing.assert_allclose(values[0], np.log(p[2] / (1 - p[2])), atol=1e-6)
     assert values[1] < values[0]  # without "never" the review reads less positive
+
+
+def test_device_option_picks_the_gpu_when_present_and_refuses_bad_values(tiny_hf_classifier, monkeypatch):
+    import torch
+
+    from interspect.frontends.offline import resolve_device
+
+    path, _, _ = tiny_hf_classifier
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda" and resolve_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" == resolve_device(None)
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+        resolve_device("cuda")
+    for bad in ("gpu", "cpu:0", "cuda:x", ""):
+        with pytest.raises(ValueError, match="device must be one of"):
+            resolve_device(bad)
+    vf = build_text_value_function(str(path), "a fine day", unit="word", options={"device": "auto"})
+    assert vf.scorer.predict.model.device.type == "cpu"  # no GPU here: auto runs on the CPU
+    with pytest.raises(ValueError, match="device must be one of"):
+        build_text_value_function(str(path), "a fine day", unit="word", options={"device": "tpu"})

@@ -143,8 +143,8 @@ def llm_value_function(
 ) -> TextValueFunction:
     """An LLM scorer as a value function: the target is ``request.target`` or the greedy answer.
 
-    ``extra`` (anything else that determines the answers) joins the template, system message and reduction
-    in the fingerprint and the description.
+    ``extra`` (anything else that determines the answers, e.g. a digest of the weights) joins the template,
+    system message, reduction and the scorer's own ``settings()`` in the fingerprint and the description.
     """
     units = request_units(request)
     if request.target is None:
@@ -156,6 +156,7 @@ def llm_value_function(
         "template": scorer.template.template,
         "system": scorer.template.system,
         "value": "log_prob",
+        **(scorer.settings() if hasattr(scorer, "settings") else {}),
         **extra,
     }
     return TextValueFunction(

@@ -142,6 +142,10 @@ class HFClassifier:
     def mask_token(self) -> str:
         return self.tokenizer.mask_token or self.tokenizer.unk_token or "[MASK]"
 
+    def settings(self) -> dict[str, Any]:
+        """What, besides the model files and the texts, determines the logits (for cache keys)."""
+        return {"max_length": self.max_length, "dtype": str(self.model.dtype)}
+
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 

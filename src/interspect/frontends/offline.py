@@ -305,9 +305,10 @@ class SentimentClassifier:
 
     @property
     def fingerprint(self) -> str:
-        """A digest of everything that determines the outputs: the encoder's files and the head."""
+        """A digest of everything that determines the outputs: the encoder's files and settings, and the head."""
         head = np.concatenate([self.coef, [self.intercept]]).tobytes()
-        return hashlib.sha256(model_files_digest(self.encoder.path).encode() + head).hexdigest()
+        encoder = f"{model_files_digest(self.encoder.path)}|max_length={self.encoder.max_length}"
+        return hashlib.sha256(encoder.encode() + head).hexdigest()
 
     def predict_logits(self, texts: Sequence[str]) -> np.ndarray:
         z = self.encoder.encode(texts).astype(np.float64) @ self.coef + self.intercept

@@ -31,7 +31,9 @@ def build(name: str, request: ModelRequest) -> TextValueFunction:
         from ..classifier import HFClassifier
 
         hf = HFClassifier(str(path), batch_size=request.batch_size, device=device)
-        return classifier_value_function(hf, hf.labels, model_id, request, mask_token=hf.mask_token, weights=weights)
+        return classifier_value_function(
+            hf, hf.labels, model_id, request, mask_token=hf.mask_token, weights=weights, **hf.settings()
+        )
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
