@@ -75,7 +75,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser; ``command`` names the one subcommand whose arguments are needed.
 
     ``main`` passes the subcommand given on the command line, so ``interspect --help`` lists the subcommands
-    without importing what their arguments need (NumPy, the method registry); None (the
+    without importing what their arguments need (NumPy, the method registry, the experiments); None (the
     default) builds every subcommand.
     """
     parser = argparse.ArgumentParser(
@@ -188,11 +188,32 @@ def _report_arguments(rep: argparse.ArgumentParser) -> None:
     rep.set_defaults(handler=_report)
 
 
+def _experiment_arguments(exp: argparse.ArgumentParser) -> None:
+    from .experiments import EXPERIMENTS
+
+    exp.description = "Experiments: " + "; ".join(f"{name}: {text}" for name, (_, text) in EXPERIMENTS.items())
+    exp.add_argument("name", choices=sorted(EXPERIMENTS), metavar="NAME", help=", ".join(sorted(EXPERIMENTS)))
+    exp.add_argument("--quick", action="store_true", help="the small configuration (under 5 minutes on 2 cores)")
+    exp.add_argument("--json", type=Path, metavar="OUT", help="write the rows and settings as JSON")
+    exp.add_argument("--png", type=Path, metavar="OUT", help="write the experiment's chart")
+    exp.set_defaults(handler=_experiment)
+
+
 #: subcommand -> (one-line help, function adding its arguments)
 _COMMANDS = {
     "explain": ("explain a text model's output on one input", _explain_arguments),
     "report": ("render a saved JSON explanation as a table, HTML and/or PNG", _report_arguments),
+    "experiment": ("rerun one of the papers' applications on bundled data and print its table", _experiment_arguments),
 }
+
+
+def _experiment(args: argparse.Namespace) -> None:
+    from .experiments import run
+
+    print(run(args.name, args.quick, json=args.json, png=args.png), flush=True)
+    for path in (args.json, args.png):
+        if path is not None:
+            print(f"wrote {path}")
 
 
 def _version() -> str:
@@ -217,10 +238,12 @@ def _read_input(args: argparse.Namespace) -> tuple[str, str | None]:
 
         text = review_demo()
     else:
-        from .data import qa_demo
+        from .data import context_of, rag_demo
 
-        demo = qa_demo()
-        return demo["context"], args.question if args.question is not None else demo["question"]
+        demo = rag_demo()  # 32 sentences over five documents; the answer needs two of them together
+        if args.question is None and args.target is None:
+            args.target = demo["target"]
+        return context_of(demo)[0], args.question if args.question is not None else demo["question"]
     if not text.strip():
         raise CLIError("the input text is empty")
     return text, args.question

@@ -1,0 +1,113 @@
+"""The experiments package: bundled data, shared answers, metrics, the Monte-Carlo reference, tiny real runs."""
+
+import numpy as np
+import pytest
+
+from interspect.cli import build_parser
+from interspect.data import context_of, heads_qa, multihop_qa, rag_demo
+from interspect.experiments import EXPERIMENTS, run
+from interspect.experiments.common import SharedAnswers, precision_at_k, rank_correlation
+from interspect.experiments.reference import permutation_shapley
+from interspect.transforms.exact import all_masks
+
+
+def test_bundled_multihop_set_has_labelled_multi_document_questions():
+    items = multihop_qa()
+    assert len(items) >= 20 and len({item["id"] for item in items}) == len(items)
+    for item in [*items, rag_demo()]:
+        text, spans, support = context_of(item)
+        assert len(item["documents"]) >= 3 and 8 <= len(spans) <= 32 and len(support) == 2
+        sentences = [s for doc in item["documents"] for s in doc["sentences"]]
+        assert [text[a:b] for a, b in spans] == sentences
+        assert item["answer"] in " ".join(sentences[i] for i in support)  # the answer is in a supporting fact
+    assert len(context_of(rag_demo())[1]) >= 30
+    qa = heads_qa()
+    assert len(qa) >= 30 and all(item["answer"] in item["prompt"] for item in qa)
+
+
+def test_shared_answers_ask_the_model_once_per_distinct_mask():
+    calls = []
+
+    def f(masks):
+        calls.append(len(masks))
+        return masks.sum(1).astype(float)
+
+    shared = SharedAnswers(f, 5)
+    masks = np.array([[1, 0, 1, 0, 1], [1, 1, 1, 1, 1], [1, 0, 1, 0, 1]], dtype=bool)
+    np.testing.assert_array_equal(shared(masks), [3, 5, 3])
+    np.testing.assert_array_equal(shared(masks[::-1]), [3, 5, 3])
+    assert calls == [2] and shared.n_model_calls == 2
+
+
+def test_metrics():
+    scores = np.array([0.1, 0.9, 0.5, 0.8])
+    assert precision_at_k(scores, [1, 2], 2) == 0.5 and precision_at_k(scores, [1, 3], 2) == 1.0
+    assert rank_correlation(scores, np.array([0, 1, 0, 1])) > 0.8
+    assert rank_correlation(np.zeros(4), np.array([0, 1, 0, 1])) == 0.0
+
+
+def test_permutation_reference_matches_brute_force_shapley():
+    from math import factorial
+
+    n = 6
+    weights = np.arange(1, n + 1, dtype=float)
+
+    def f(masks):  # additive part + a pair and a triple interaction
+        m = masks.astype(float)
+        return m @ weights + 3 * m[:, 0] * m[:, 1] - 2 * m[:, 2] * m[:, 3] * m[:, 4]
+
+    table = f(all_masks(n))
+    exact = np.zeros(n)
+    for s in range(1 << n):
+        for i in range(n):
+            if not s >> i & 1:
+                size = bin(s).count("1")
+                exact[i] += factorial(size) * factorial(n - size - 1) / factorial(n) * (table[s | 1 << i] - table[s])
+    estimate, halves = permutation_shapley(f, n, 400, random_state=1)
+    np.testing.assert_allclose(estimate, exact, atol=0.15)
+    assert halves.shape == (2, n)
+
+
+def test_experiment_command_line():
+    args = build_parser().parse_args(["experiment", "rag", "--quick", "--json", "out.json"])
+    assert args.name == "rag" and args.quick and str(args.json) == "out.json"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["experiment", "nonsense"])
+    with pytest.raises(ValueError, match="unknown experiment"):
+        run("nonsense")
+    assert {"rag", "multires", "vlm", "heads", "data", "recall", "removal"} <= set(EXPERIMENTS)
+
+
+def test_recall_on_vader(tmp_path):
+    from interspect.data import long_review
+
+    text = " ".join(long_review().split()[:40])
+    result = run("recall", True, permutations=60, alphas=(1.0,), json=tmp_path / "r.json", text=text)
+    assert {row["method"] for row in result.rows} == {"auto", "kernelshap", "lasso"}
+    assert all(0.0 <= row["recall"] <= 1.0 for row in result.rows)
+    best = max(row["recall"] for row in result.rows)
+    assert best >= 0.5  # at n log2 n queries some method finds half of the reference's top 10
+    assert (tmp_path / "r.json").read_text().count('"recall"') >= 3
+    assert "| model |" in str(result)
+
+
+def test_removal_curve_on_vader(tmp_path):
+    from interspect.data import review_demo
+    from interspect.frontends import build_text_value_function
+
+    result = run("removal", True, budget=128, ks=(1, 3), text=review_demo(), png=tmp_path / "removal.png")
+    assert len(result.rows) == 4 and (tmp_path / "removal.png").stat().st_size > 1000
+    vf = build_text_value_function("vader", review_demo(), unit="word")
+    full = vf(np.ones((1, vf.n_features), dtype=bool))[0]
+    drops = {(row["method"], row["k"]): row["real_drop"] for row in result.rows}
+    assert drops[("proxyspex", 3)] > 0 and drops[("proxyspex", 3)] <= full + 1.0  # compound lies in [-1, 1]
+
+
+@pytest.mark.slow
+def test_rag_on_smollm2_finds_the_answer_sentence():
+    result = run("rag", True, n_items=1, budgets=(24,), n_test=8, methods=("auto", "lasso"))
+    rows = {row["method"]: row for row in result.rows}
+    assert set(rows) == {"auto", "lasso"}
+    # the sentence that states the answer is among the two highest Shapley values
+    assert rows["auto"]["precision_shapley"] >= 0.5 and rows["lasso"]["precision_shapley"] >= 0.5
+    assert result.extra["per_item"][0]["n_units"] == len(context_of(multihop_qa()[0])[1])
