@@ -1,127 +1,456 @@
-"""OpenAI-compatible API scorer: log-probability of a target answer through a remote completions endpoint.
+"""OpenAI-compatible API scorers: the value of a masked prompt read off a remote model's log-probabilities.
 
-Uses the (legacy) completions endpoint, which OpenAI-compatible servers such as vLLM and llama.cpp's
-server implement: the prompt *plus* the target is sent with ``echo=True``, ``logprobs=0`` and
-``max_tokens=0`` (retried with ``max_tokens=1`` for servers that refuse 0), and the log-probabilities of
-the echoed tokens that overlap the target's characters (found through ``text_offset``) are summed. The
-default target is the model's greedy (``temperature=0``) completion of the unmasked prompt.
+- :class:`OpenAICompletionScorer` (``--model openai:<name>``) uses the completions endpoint with teacher forcing:
+  each prompt *plus* the target is sent with ``echo=True``, ``logprobs=0``, ``max_tokens=0`` (1 for servers that
+  refuse 0; the generated token is ignored), and the log-probabilities of the echoed tokens overlapping the
+  target's characters (``text_offset``) are summed (or averaged). vLLM and llama-cpp-python's server implement it.
+  Several prompts go in one request. An empty prompt (every unit of a bare ``{context}`` template removed) has no
+  log-probability for its first token, so its value counts the target's other tokens.
+- :class:`OpenAIChatScorer` (``--model openai-chat:<name>``) uses the chat endpoint, which cannot echo: one token is
+  generated with ``logprobs=True`` and ``top_logprobs`` candidates, and the value is the log-probability that the
+  answer starts with the target (the summed probability of the candidates that begin the target, e.g. ``"True"``
+  and ``" True"``). With a label set the value is the log-odds of the target label against the other labels.
+  **Floor:** a label absent from the candidates gets the probability of the least likely listed candidate (an
+  upper bound on its true probability); such answers are counted and reported (``describe()["api"]``). Images can
+  be attached to the user message (vision models).
 
-The ``openai`` package is imported lazily. The API key is read by the client from ``OPENAI_API_KEY``
-(and the endpoint from ``OPENAI_BASE_URL`` or ``base_url``); it is never stored by interspect, put into a
-fingerprint, written to disk or logged.
+Requests go through :class:`~.openai_transport.Transport` (many in flight, retries, rate limits). The endpoint is
+``$OPENAI_BASE_URL`` and the key ``$OPENAI_API_KEY``; neither the key nor credentials in the URL are ever put into a
+fingerprint, a description, a log line or an error message.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import math
+import mimetypes
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from .base import TextValueFunction
+from .build import check_options, llm_value_function, prompt_template
 from .llm import PromptTemplate
+from .openai_transport import MalformedResponse, Transport
+from .registry import ModelRequest
+
+#: bumped whenever a change here changes the values returned, so cached answers of older versions are not reused
+SCORER_VERSION = 1
+DEFAULT_TOP_LOGPROBS = 20  # the largest top_logprobs OpenAI's chat endpoint accepts (vLLM's default limit too)
+CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text: used only to estimate tokens for tokens_per_minute
+IMAGE_TOKENS = 765  # OpenAI's token count of a 1024x1024 high-detail image: the estimate per attached image
+FLOOR_RULE = "absent label: probability of the least likely listed candidate"
+#: the ``ModelRequest.options`` both API kinds read (see :class:`~.openai_transport.Transport`)
+TRANSPORT_OPTIONS = ("concurrency", "timeout", "max_retries", "requests_per_minute", "tokens_per_minute")
+CHAT_OPTIONS = (*TRANSPORT_OPTIONS, "labels", "images", "top_logprobs")
 
 
-def make_client(base_url: str | None = None, timeout: float = 60.0, max_retries: int = 2) -> Any:
-    """An ``openai.OpenAI`` client; the key comes from the environment only."""
-    try:
-        import openai
-    except ImportError as exc:
-        raise ImportError("the OpenAI front-end needs the openai package: pip install 'interspect[openai]'") from exc
-    return openai.OpenAI(base_url=base_url, timeout=timeout, max_retries=max_retries)
+class _APIScorer:
+    """What both API scorers share: the transport, the prompt template, the target and the usage report."""
+
+    kind = "api"
+
+    def __init__(self, model: str, template: PromptTemplate, transport: Transport | None, **transport_options: Any):
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(f"model must be a non-empty model name, got {model!r}")
+        self.model = model
+        self.template = template
+        self.transport = transport if transport is not None else Transport(**transport_options)
+        self.target: str | None = None
+
+    def prompt(self, context: str) -> str:
+        return self.template.fill(context)
+
+    def settings(self) -> dict[str, Any]:
+        """What, besides the model name, endpoint and texts, determines the values (for cache keys)."""
+        return {"scorer": f"openai-{self.kind}-v{SCORER_VERSION}", "endpoint": self.transport.endpoint}
+
+    def report(self) -> dict[str, Any]:
+        """Requests, retries by reason and token usage so far."""
+        return self.transport.usage()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _require_target(self) -> str:
+        if self.target is None:
+            raise RuntimeError("no target: call set_target() or greedy_answer() first")
+        return self.target
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, endpoint={self.transport.endpoint!r})"
 
 
-class OpenAICompletionScorer:
-    """``scorer(contexts) -> log p(target | prompt(context))`` from an OpenAI-compatible completions API.
+class OpenAICompletionScorer(_APIScorer):
+    """``scorer(contexts) -> log p(target | prompt(context))`` by teacher forcing through ``/v1/completions``.
 
     Parameters
     ----------
     model : str
         Model name on the server.
-    client : object, optional
-        An ``openai.OpenAI``-like client (anything with ``completions.create``); built from the environment
-        when omitted.
     template : PromptTemplate, optional
         Raw-text prompt template (the completions endpoint applies no chat template).
     batch_size : int
-        Prompts per request (the endpoint takes a list of prompts).
+        Most prompts in one request; a call's prompts are spread over ``concurrency`` requests first.
     reduction : {"sum", "mean"}
+    base_url, api_key, concurrency, timeout, max_retries, requests_per_minute, tokens_per_minute, random_state
+        See :class:`~.openai_transport.Transport`.
     """
+
+    kind = "completions"
 
     def __init__(
         self,
         model: str,
         *,
-        client: Any = None,
-        base_url: str | None = None,
         template: PromptTemplate | None = None,
         batch_size: int = 16,
         reduction: Literal["sum", "mean"] = "sum",
+        transport: Transport | None = None,
+        **transport_options: Any,
     ) -> None:
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
-        self.model = str(model)
-        self.client = client if client is not None else make_client(base_url)
-        self.template = template or PromptTemplate(chat=False)
-        self.batch_size = int(batch_size)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        super().__init__(model, template or PromptTemplate(chat=False), transport, **transport_options)
+        self.batch_size = batch_size
         self.reduction = reduction
-        self.target: str | None = None
         self._max_tokens = 0
 
-    def prompt(self, context: str) -> str:
-        return self.template.fill(context)
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "reduction": self.reduction}
 
     def set_target(self, target: str) -> None:
-        if not target:
-            raise ValueError("target must be a non-empty string")
+        """Score ``target`` (a leading space is added after a prompt ending in ``":"``, as the local scorer does)."""
+        if not isinstance(target, str) or not target:
+            raise ValueError(f"target must be a non-empty string, got {target!r}")
+        if not target[0].isspace() and self.template.template.endswith(":"):
+            target = " " + target
         self.target = target
 
     def greedy_answer(self, context: str, max_new_tokens: int = 32) -> str:
         """The model's ``temperature=0`` completion of ``prompt(context)``; also sets it as the target."""
-        response = self.client.completions.create(
-            model=self.model, prompt=self.prompt(context), max_tokens=int(max_new_tokens), temperature=0
-        )
-        answer = response.choices[0].text
+        prompt = self.prompt(context)
+
+        async def send(client: Any, text: str) -> str:
+            response = await client.completions.create(
+                model=self.model, prompt=text, max_tokens=int(max_new_tokens), temperature=0
+            )
+            self.transport.count_usage(getattr(response, "usage", None))
+            return _field(lambda: response.choices[0].text)
+
+        answer = self.transport.map(send, [prompt], [_estimate(prompt) + max_new_tokens])[0]
         if not answer.strip():
             raise ValueError("the model's greedy answer is empty; pass an explicit target")
         self.target = answer
         return answer
 
     def __call__(self, contexts: Sequence[str]) -> np.ndarray:
-        if self.target is None:
-            raise RuntimeError("no target: call set_target() or greedy_answer() first")
-        prompts = [self.prompt(c) for c in contexts]
-        out = np.empty(len(prompts))
-        for start in range(0, len(prompts), self.batch_size):
-            chunk = prompts[start : start + self.batch_size]
-            out[start : start + len(chunk)] = self._score(chunk)
-        return out
+        target = self._require_target()
+        prompts = [self.prompt(c) + target for c in contexts]
+        if not prompts:
+            return np.zeros(0)
+        size = max(1, min(self.batch_size, -(-len(prompts) // self.transport.concurrency)))
+        chunks = [prompts[i : i + size] for i in range(0, len(prompts), size)]
+        costs = [sum(_estimate(p) for p in chunk) for chunk in chunks]
+        return np.concatenate(self.transport.map(self._send, chunks, costs))
 
-    def _create(self, texts: list[str]) -> Any:
+    async def _send(self, client: Any, texts: list[str]) -> np.ndarray:
         kwargs = {"model": self.model, "prompt": texts, "echo": True, "logprobs": 0, "temperature": 0}
         try:
-            return self.client.completions.create(max_tokens=self._max_tokens, **kwargs)
-        except Exception as exc:  # some servers reject max_tokens=0; one retry with 1 (generated token ignored)
-            if self._max_tokens != 0 or "max_tokens" not in str(exc):
+            response = await client.completions.create(max_tokens=self._max_tokens, **kwargs)
+        except Exception as exc:  # servers that refuse max_tokens=0: once with 1 (the generated token is ignored)
+            import openai
+
+            if self._max_tokens != 0 or not isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+                raise
+            if "max_tokens" not in str(exc):
                 raise
             self._max_tokens = 1
-            return self.client.completions.create(max_tokens=1, **kwargs)
+            response = await client.completions.create(max_tokens=1, **kwargs)
+        self.transport.count_usage(getattr(response, "usage", None))
+        return _field(lambda: self._parse(response, texts))
 
-    def _score(self, prompts: list[str]) -> np.ndarray:
-        response = self._create([p + self.target for p in prompts])
+    def _parse(self, response: Any, texts: list[str]) -> np.ndarray:
         choices = sorted(response.choices, key=lambda c: c.index)
-        if len(choices) != len(prompts):
-            raise ValueError(f"the API returned {len(choices)} choices for {len(prompts)} prompts")
-        out = np.empty(len(prompts))
-        for row, (prompt, choice) in enumerate(zip(prompts, choices, strict=True)):
+        if len(choices) != len(texts):
+            raise MalformedResponse(f"{len(choices)} choices for {len(texts)} prompts")
+        target = self._require_target()
+        out = np.empty(len(texts))
+        for row, (text, choice) in enumerate(zip(texts, choices, strict=True)):
             lp = choice.logprobs
-            if lp is None or lp.text_offset is None or lp.token_logprobs is None:
-                raise ValueError("the API returned no echoed logprobs; it must support echo=True with logprobs")
-            start, end = len(prompt), len(prompt) + len(self.target)
+            if lp is None or not lp.text_offset or not lp.token_logprobs or not lp.tokens:
+                raise MalformedResponse("no echoed logprobs (the server must support echo=True with logprobs)")
+            end = len(text)
+            start = end - len(target)
             offsets = np.asarray(lp.text_offset)
             token_ends = offsets + np.array([len(t) for t in lp.tokens])
             in_target = (token_ends > start) & (offsets < end)  # tokens overlapping the target's characters
+            in_target &= offsets > 0 if start == 0 else True  # an empty prompt: the text's first token has no logprob
             values = np.array([np.nan if v is None else v for v in lp.token_logprobs], dtype=np.float64)[in_target]
-            if values.size == 0 or np.isnan(values).any():
-                raise ValueError("the API returned no log-probabilities for the target tokens")
+            if values.size == 0:
+                raise ValueError(f"an empty prompt with the one-token target {target!r} cannot be scored by echo")
+            if not np.isfinite(values).all():
+                raise MalformedResponse("no log-probabilities for the target's tokens")
             out[row] = values.sum() if self.reduction == "sum" else values.mean()
         return out
+
+
+class OpenAIChatScorer(_APIScorer):
+    """``scorer(contexts) ->`` log-probability (or label log-odds) of the target's first token through the chat API.
+
+    Parameters
+    ----------
+    model : str
+        Model name on the server.
+    template : PromptTemplate, optional
+        The user message (``template.fill(context)``) and the system message (``template.system``).
+    labels : list of str, optional
+        At least two answers, none a prefix of another (e.g. ``["True", "False"]``): the value is then
+        ``log p(target) - log p(any other label)``.
+    images : list of str, optional
+        Images attached to the user message: ``data:`` URLs, ``http(s)`` URLs, or paths of image files.
+    top_logprobs : int
+        Candidates asked for (OpenAI allows at most 20).
+    base_url, api_key, concurrency, timeout, max_retries, requests_per_minute, tokens_per_minute, random_state
+        See :class:`~.openai_transport.Transport`.
+    """
+
+    kind = "chat"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        template: PromptTemplate | None = None,
+        labels: Sequence[str] | None = None,
+        images: Sequence[str] | None = None,
+        top_logprobs: int = DEFAULT_TOP_LOGPROBS,
+        transport: Transport | None = None,
+        **transport_options: Any,
+    ) -> None:
+        if isinstance(top_logprobs, bool) or not isinstance(top_logprobs, int) or not 1 <= top_logprobs <= 20:
+            raise ValueError(f"top_logprobs must be an integer from 1 to 20, got {top_logprobs!r}")
+        self.labels = check_labels(labels)
+        self.images = [image_url(image) for image in images or ()]
+        super().__init__(model, template or PromptTemplate(chat=True), transport, **transport_options)
+        self.top_logprobs = top_logprobs
+        self.n_scored = 0
+        self.n_floored = 0
+
+    def settings(self) -> dict[str, Any]:
+        digests = [hashlib.sha256(url.encode()).hexdigest() for url in self.images]
+        value = "label_log_odds" if self.labels else "first_token_log_prob"
+        return {**super().settings(), "value": value, "labels": self.labels, "top_logprobs": self.top_logprobs,
+                "floor": FLOOR_RULE, "images": digests}  # fmt: skip
+
+    def report(self) -> dict[str, Any]:
+        share = self.n_floored / self.n_scored if self.n_scored else 0.0
+        return {**super().report(), "scored": self.n_scored, "floored": self.n_floored, "floored_share": share,
+                "floor_rule": FLOOR_RULE}  # fmt: skip
+
+    def messages(self, context: str) -> list[dict[str, Any]]:
+        """The chat request's messages for one context (system message, then the user's text and images)."""
+        text = self.prompt(context)
+        content: Any = text
+        if self.images:
+            content = [{"type": "text", "text": text}] + [
+                {"type": "image_url", "image_url": {"url": url}} for url in self.images
+            ]
+        system = [{"role": "system", "content": self.template.system}] if self.template.system is not None else []
+        return [*system, {"role": "user", "content": content}]
+
+    def _cost(self, messages: list[dict[str, Any]], max_tokens: int) -> float:
+        return _estimate(json.dumps(messages)) + IMAGE_TOKENS * len(self.images) + max_tokens
+
+    def set_target(self, target: str) -> None:
+        if not isinstance(target, str) or not target.strip():
+            raise ValueError(f"target must be a non-empty string, got {target!r}")
+        if self.labels is not None and target not in self.labels:
+            raise ValueError(f"target {target!r} is not one of the labels {self.labels}")
+        self.target = target
+
+    def greedy_answer(self, context: str, max_new_tokens: int = 32) -> str:
+        """The model's answer to the unmasked prompt, set as the target: with labels the most likely label, else
+        the ``temperature=0`` reply."""
+        if self.labels is not None:
+            masses = self._send_all([context])[0]
+            self.target = self.labels[int(np.argmax(label_masses(masses, self.labels)))]
+            return self.target
+        messages = self.messages(context)
+
+        async def send(client: Any, request: list[dict[str, Any]]) -> str:
+            response = await client.chat.completions.create(
+                model=self.model, messages=request, max_tokens=int(max_new_tokens), temperature=0
+            )
+            self.transport.count_usage(getattr(response, "usage", None))
+            return _field(lambda: response.choices[0].message.content or "")
+
+        answer = self.transport.map(send, [messages], [self._cost(messages, max_new_tokens)])[0]
+        if not answer.strip():
+            raise ValueError("the model's greedy answer is empty; pass an explicit target")
+        self.set_target(answer)
+        return answer
+
+    def __call__(self, contexts: Sequence[str]) -> np.ndarray:
+        target = self._require_target()
+        labels = self.labels or [target]
+        out = np.empty(len(contexts))
+        for row, candidates in enumerate(self._send_all(contexts)):
+            out[row], floored = first_token_value(candidates, labels, labels.index(target))
+            self.n_floored += floored
+        self.n_scored += len(contexts)
+        return out
+
+    def _send_all(self, contexts: Sequence[str]) -> list[dict[str, float]]:
+        requests = [self.messages(c) for c in contexts]
+        return self.transport.map(self._send, requests, [self._cost(m, 1) for m in requests])
+
+    async def _send(self, client: Any, messages: list[dict[str, Any]]) -> dict[str, float]:
+        response = await client.chat.completions.create(
+            model=self.model, messages=messages, max_tokens=1, temperature=0, logprobs=True,
+            top_logprobs=self.top_logprobs,
+        )  # fmt: skip
+        self.transport.count_usage(getattr(response, "usage", None))
+        return _field(lambda: _candidates(response))
+
+
+def _candidates(response: Any) -> dict[str, float]:
+    """``{token: logprob}`` of the first generated token's top candidates (the chosen token included)."""
+    logprobs = response.choices[0].logprobs
+    if logprobs is None or not logprobs.content:
+        raise MalformedResponse("no logprobs (the server must support logprobs=True with top_logprobs)")
+    first = logprobs.content[0]
+    candidates = {c.token: float(c.logprob) for c in first.top_logprobs or ()}
+    candidates.setdefault(first.token, float(first.logprob))
+    if not all(math.isfinite(v) and v <= 1e-9 for v in candidates.values()):  # log-probabilities are <= 0
+        raise MalformedResponse("log-probabilities that are not finite non-positive numbers")
+    return candidates
+
+
+def label_masses(candidates: dict[str, float], labels: Sequence[str]) -> np.ndarray:
+    """Probability that the answer starts with each label: the summed probability of the candidate tokens that
+    begin that label (whitespace ignored) and no other one."""
+    masses = np.zeros(len(labels))
+    stripped = [label.strip() for label in labels]
+    for token, logprob in candidates.items():
+        key = token.strip()
+        matches = [i for i, label in enumerate(stripped) if key and label.startswith(key)]
+        if len(matches) == 1:
+            masses[matches[0]] += math.exp(logprob)
+    return masses
+
+
+def first_token_value(candidates: dict[str, float], labels: Sequence[str], target: int) -> tuple[float, bool]:
+    """``(value, floored)``: ``log p(labels[target])`` for one label, else its log-odds against the other labels.
+
+    A label with no candidate gets the floor (the least likely candidate's probability); ``floored`` says so.
+    """
+    masses = label_masses(candidates, labels)
+    absent = masses == 0
+    masses[absent] = math.exp(min(candidates.values()))
+    own = math.log(masses[target])
+    if len(labels) == 1:
+        return own, bool(absent[target])
+    return own - math.log(masses.sum() - masses[target]), bool(absent.any())
+
+
+def check_labels(labels: Sequence[str] | None) -> list[str] | None:
+    """``labels`` as a list of at least two distinct non-empty strings none of which begins another, or None."""
+    if labels is None:
+        return None
+    if isinstance(labels, str) or not all(isinstance(x, str) and x.strip() for x in labels) or len(labels) < 2:
+        raise ValueError(f"labels must be a list of at least two non-empty strings, got {labels!r}")
+    stripped = [x.strip() for x in labels]
+    for i, a in enumerate(stripped):
+        for j, b in enumerate(stripped):
+            if i != j and b.startswith(a):
+                raise ValueError(f"labels {labels[i]!r} and {labels[j]!r}: no label may begin another one")
+    return list(labels)
+
+
+def image_url(image: str | Path) -> str:
+    """An image for a chat message: ``data:`` and ``http(s)`` URLs as they are, a file path as a base64 data URL."""
+    text = str(image)
+    if text.startswith(("data:image/", "http://", "https://")):
+        return text
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError(f"images: {text!r} is neither a data:image/ URL, an http(s) URL nor an image file")
+    mime = mimetypes.guess_type(path.name)[0]
+    if mime is None or not mime.startswith("image/"):
+        raise ValueError(f"images: {text!r} does not have an image file extension (.png, .jpg, ...)")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _estimate(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+def _field(read: Any) -> Any:
+    """``read()``, with a response missing a field (``None`` where an object was expected) made a
+    :class:`MalformedResponse` (retried) rather than an AttributeError."""
+    try:
+        return read()
+    except (AttributeError, IndexError, KeyError, TypeError) as exc:
+        raise MalformedResponse(f"malformed response ({type(exc).__name__})") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Builders for the model registry (``--model openai:<name>`` / ``--model openai-chat:<name>``)
+# ---------------------------------------------------------------------------------------------------
+class APIValueFunction(TextValueFunction):
+    """A text value function whose :meth:`describe` also reports the API usage so far (``"api"``)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "api": self.scorer.report()}
+
+
+def _transport_options(request: ModelRequest) -> dict[str, Any]:
+    return {name: request.options[name] for name in TRANSPORT_OPTIONS if name in request.options}
+
+
+def _value_function(scorer: _APIScorer, kind: str, name: str, request: ModelRequest) -> APIValueFunction:
+    model_id = f"{kind}:{name}@{scorer.transport.endpoint}"
+    base = llm_value_function(scorer, model_id, request)
+    return APIValueFunction(
+        base.text_units, scorer, model=base.model, masking=base.masking, filler=base.filler,
+        question=base.question, target=base.target, extra=base.extra,
+    )  # fmt: skip
+
+
+def build_completions(name: str, request: ModelRequest) -> APIValueFunction:
+    """``openai:<name>``: teacher forcing through the completions endpoint (``batch_size`` prompts a request)."""
+    check_options(request, "openai", TRANSPORT_OPTIONS)
+    scorer = OpenAICompletionScorer(
+        name,
+        template=prompt_template(request, chat=False),
+        batch_size=request.batch_size,
+        reduction=request.reduction,
+        **_transport_options(request),
+    )
+    return _value_function(scorer, "openai", name, request)
+
+
+def build_chat(name: str, request: ModelRequest) -> APIValueFunction:
+    """``openai-chat:<name>``: the target's first-token log-probability (or label log-odds) through chat."""
+    check_options(request, "openai-chat", CHAT_OPTIONS)
+    if request.reduction != "sum":
+        raise ValueError("reduction does not apply to 'openai-chat' (one token is scored); leave it at 'sum'")
+    scorer = OpenAIChatScorer(
+        name,
+        template=prompt_template(request, chat=True),
+        labels=request.options.get("labels"),
+        images=request.options.get("images"),
+        top_logprobs=request.options.get("top_logprobs", DEFAULT_TOP_LOGPROBS),
+        **_transport_options(request),
+    )
+    return _value_function(scorer, "openai-chat", name, request)
+
+
+__all__ = ["OpenAIChatScorer", "OpenAICompletionScorer", "build_chat", "build_completions"]
