@@ -42,6 +42,8 @@ EXPLAIN_RULES = {
 }
 #: the most inputs enumerated to measure faithfulness exactly (all 2^n masks / q^n inputs answered)
 MAX_EXACT_INPUTS = 1 << 20
+#: coefficient intervals are computed when the answered masks fit in this many cells (64 MB of booleans)
+MAX_ANSWERED_CELLS = 1 << 26
 
 
 def explain(
@@ -115,26 +117,13 @@ def explain(
     n_inputs = engine.q**n if qary else 1 << n  # type: ignore[attr-defined]
     plan = plan_holdout(p["holdout"], p["budget"], key, n_inputs, qary)
     seed = int(np.random.default_rng(p["random_state"]).integers(1 << 63))
-    common = {"max_order": p["max_order"] if p["max_order"] is not None else 4, "n_jobs": p["n_jobs"]}
+    common = {"max_order": p["max_order"], "n_jobs": p["n_jobs"]}
 
     start, model_before, queries_before = time.perf_counter(), engine.model_time, engine.n_queries
 
-    import inspect as _inspect  # TRANSITION (removed when every fit_* has the new contract)
-
-    if "n_jobs" not in _inspect.signature(fit_function).parameters:
-        common.pop("n_jobs")
-
     def fit(fit_budget: int | None) -> FitResult:
         rng = np.random.default_rng(seed)  # the same stream every round: a grown budget repeats earlier masks
-        result = fit_function(engine, budget=fit_budget, random_state=rng, **common, **method_options_)
-        if not isinstance(result, FitResult):  # TRANSITION: old-style result
-            transform = getattr(result, "fourier", None) or result.transform
-            info = dict(result.info)
-            faith = None
-            if info.get("cv_r2") is not None:
-                faith = Faithfulness(float(info["cv_r2"]), "cross-validated", engine.n_queries)
-            result = FitResult(transform, info, faith, info.pop("method", None))
-        return result
+        return fit_function(engine, budget=fit_budget, random_state=rng, **common, **method_options_)
 
     heldout_rng = np.random.default_rng([seed, 1])
     growth: dict[str, Any] | None = None
@@ -145,11 +134,13 @@ def explain(
             result = fit(plan.fit_budget)
             heldout = None
         n_fit = engine.n_queries - queries_before - (0 if heldout is None else len(heldout[1]))
-        fit_masks, fit_values = _fitted_queries(engine, heldout)
+        replicates = None
+        if not qary and engine.n_queries * n <= MAX_ANSWERED_CELLS:
+            fit_masks, fit_values = _fitted_queries(engine, heldout)
+            replicates = coefficient_replicates(result.fourier, fit_masks, fit_values, heldout_rng)
         if heldout is None and plan.wants_heldout(result, engine.n_queries):
             heldout = plan.buy(engine, plan.heldout_size(n_fit), heldout_rng)
         faithfulness = _faithfulness(result, engine, heldout, n_inputs)
-        replicates = None if qary else coefficient_replicates(result.fourier, fit_masks, fit_values, heldout_rng)
     model_seconds = engine.model_time - model_before
     n_heldout = 0 if heldout is None else len(heldout[1])
     total_seconds = time.perf_counter() - start
@@ -158,7 +149,7 @@ def explain(
     if growth is not None:
         info["budget_growth"] = growth
     info["n_evaluated"] = engine.n_evaluated
-    record = {
+    record: dict[str, Any] = {
         "feature_names": names,
         "method": result.method or key,
         "n_fit_queries": n_fit,
@@ -232,9 +223,9 @@ def _predictor(result: FitResult):
 
 
 def _heldout_r2(result: FitResult, inputs: np.ndarray, values: np.ndarray) -> float:
-    from .evaluation.faithfulness import r2_values
+    from .algorithms.numerics import r2_score
 
-    return r2_values(values, _predictor(result)(inputs))
+    return r2_score(values, _predictor(result)(inputs))
 
 
 def _fitted_queries(engine: QueryEngine, heldout: tuple[np.ndarray, np.ndarray] | None):
@@ -250,14 +241,14 @@ def _faithfulness(
     result: FitResult, engine: QueryEngine, heldout: tuple[np.ndarray, np.ndarray] | None, n_inputs: int
 ) -> Faithfulness:
     """Exact when every input was answered, else held-out, else the method's own (cross-validated) figure."""
-    from .evaluation.faithfulness import r2_values
+    from .algorithms.numerics import r2_score
 
     predict = _predictor(result)
     if n_inputs <= MAX_EXACT_INPUTS and engine.n_queries >= n_inputs:
         masks, values = engine.answered()
-        return Faithfulness(r2_values(values, predict(masks)), "exact", len(values))
+        return Faithfulness(r2_score(values, predict(masks)), "exact", len(values))
     if heldout is not None and len(heldout[1]) >= 2:
-        return Faithfulness(r2_values(heldout[1], predict(heldout[0])), "heldout", len(heldout[1]))
+        return Faithfulness(r2_score(heldout[1], predict(heldout[0])), "heldout", len(heldout[1]))
     return result.faithfulness or Faithfulness()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .algorithms.numerics import heldout_masks
 from .contracts import FitResult
 
 #: share of a given budget set aside for held-out R² under ``holdout="auto"``
@@ -100,15 +101,14 @@ def plan_holdout(holdout: int | str, budget: int | None, method: str, n_inputs: 
 
 def fresh_inputs(engine: Any, size: int, rng: np.random.Generator, q: int | None = None, rounds: int = 8) -> np.ndarray:
     """Up to ``size`` distinct uniform inputs (0/1 masks, or digits below ``q``) that ``engine`` has not answered."""
-    n = engine.n_features
-    dtype = bool if q is None else np.uint8
-    q = 2 if q is None else q
-    found = np.zeros((0, n), dtype=dtype)
+    if q is None:
+        return heldout_masks(engine, size, rng)
+    found = np.zeros((0, engine.n_features), dtype=np.uint8)
     for _ in range(rounds):
         need = size - len(found)
         if need <= 0:
             break
-        draw = rng.integers(0, q, size=(2 * need, n)).astype(dtype)
+        draw = rng.integers(0, q, size=(2 * need, engine.n_features)).astype(np.uint8)
         draw = draw[~engine.seen(draw)]
         if len(found):
             draw = draw[~rows_in(draw, found)]

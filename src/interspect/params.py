@@ -42,7 +42,7 @@ class Int(Rule):
         if isinstance(value, numbers.Integral):
             out = int(value)
         elif float(value).is_integer():
-            out = int(value)
+            out = int(float(value))
         else:
             raise ValueError(f"{name} must be {allowed}; got {_show(value)}")
         if (self.minimum is not None and out < self.minimum) or (self.maximum is not None and out > self.maximum):

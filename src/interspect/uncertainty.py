@@ -15,7 +15,7 @@ from .transforms.sparse import SparseTransform
 #: coefficient draws kept with an explanation (percentile intervals at 90 % need a few dozen)
 N_REPLICATES = 64
 #: most terms given intervals (the covariance is terms x terms)
-MAX_TERMS = 2000
+MAX_TERMS = 1000
 #: most design cells (rows x terms) built; larger fits use a row subsample, rescaled
 MAX_CELLS = 1 << 24
 
@@ -24,7 +24,7 @@ def coefficient_replicates(
     fourier: SparseTransform, masks: np.ndarray, values: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray | None:
     """``(N_REPLICATES, k)`` draws of the Fourier coefficients, or None when they are not identifiable."""
-    from .algorithms.base import fourier_design  # TRANSITION: moves to algorithms.numerics
+    from .algorithms.numerics import parity_design
 
     k, m = len(fourier), len(values)
     if k == 0 or k > MAX_TERMS or m <= k + 1:
@@ -34,8 +34,8 @@ def coefficient_replicates(
     rows = np.arange(m)
     if m * k > MAX_CELLS:
         rows = np.sort(rng.choice(m, size=MAX_CELLS // k, replace=False))
-    design = fourier_design(masks[rows], fourier.idx)
-    gram = design.T @ design * (m / len(rows))
+    design = parity_design(masks[rows], fourier.idx)
+    gram = (design.T @ design).astype(np.float64) * (m / len(rows))
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     if eigenvalues.min() <= 1e-9 * max(eigenvalues.max(), 1e-300):
         return None  # a direction the queries do not determine: no finite interval

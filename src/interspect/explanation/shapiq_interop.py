@@ -45,7 +45,7 @@ def to_shapiq(explanation: Explanation, index: str = "k-sii", order: int = 2) ->
     baseline = float(explanation.predict(np.zeros((1, n), dtype=bool))[0])
     if key in ("shapley", "banzhaf"):
         first = explanation.shapley_values() if key == "shapley" else explanation.banzhaf_values()
-        values = {(): baseline, **{(i,): float(v) for i, v in enumerate(first)}}
+        values: dict[tuple[int, ...], float] = {(): baseline, **{(i,): float(v) for i, v in enumerate(first)}}
         order = 1
     else:
         if int(order) < 1:
@@ -77,7 +77,7 @@ def from_shapiq(values: Any, feature_names: list[str] | None = None) -> Explanat
             " (compute them in shapiq with index='Moebius', e.g. from an exact computer)"
         )
     lookup = values.interaction_lookup.items()
-    terms = {tuple(sorted(int(i) for i in s)): float(values.values[pos]) for s, pos in lookup}
+    terms: dict[Any, float] = {tuple(sorted(int(i) for i in s)): float(values.values[pos]) for s, pos in lookup}
     mobius = SparseTransform.from_dict(terms, int(values.n_players), basis="mobius")
     return Explanation(
         mobius.to_fourier(),
