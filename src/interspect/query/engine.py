@@ -70,6 +70,10 @@ def check_masks(masks: object, n_features: int) -> np.ndarray:
     return x
 
 
+def _not_a_number(value: object) -> bool:
+    return value is None or isinstance(value, str | bytes)
+
+
 def check_values(raw: object, batch: np.ndarray, describe: Callable[[np.ndarray], str]) -> np.ndarray:
     """What a model returned for ``batch`` as ``(len(batch),)`` finite floats, or a :class:`QueryError`.
 
@@ -79,6 +83,8 @@ def check_values(raw: object, batch: np.ndarray, describe: Callable[[np.ndarray]
         values = np.asarray(raw)
         if np.iscomplexobj(values):
             raise TypeError("complex output")
+        if values.dtype.kind in "USV" or (values.dtype.kind == "O" and any(map(_not_a_number, values.flat))):
+            raise TypeError("text or None")  # "1.0" would convert, but a model answering in text is a bug
         values = values.astype(np.float64, copy=False)  # the engine copies answers into its store
     except (TypeError, ValueError) as exc:
         raise QueryError(f"value function returned {type(raw).__name__}, not numbers: expected real numbers") from exc
