@@ -105,7 +105,7 @@ def explain(
     """
     p = validate(EXPLAIN_RULES, locals())
     key = method_key(method)
-    engine = _engine(value_function, p, cache, cache_key)
+    engine = _engine(value_function, p, cache, cache_key, backend_options)
     qary = isinstance(engine, QaryQueryEngine)
     fit_function = get_method(key, qary)
     check_options(key, method_options_, qary)
@@ -186,10 +186,14 @@ def explain_qary(
 
 
 # ---------------------------------------------------------------------------------------------- steps
-def _engine(value_function: Any, p: dict[str, Any], cache: Any, cache_key: str | None) -> QueryEngine:
+def _engine(
+    value_function: Any, p: dict[str, Any], cache: Any, cache_key: str | None, backend_options: dict[str, Any] | None
+) -> QueryEngine:
     """The query engine: the caller's own, or a new binary / q-ary one around the value function."""
     q = p["q"]
     if isinstance(value_function, QueryEngine):
+        if p["backend"] != "local":
+            raise ValueError(f"backend={p['backend']!r} needs a value function, not a QueryEngine")
         if p["n_features"] is not None and p["n_features"] != value_function.n_features:
             raise ValueError(f"n_features={p['n_features']} does not match the engine's {value_function.n_features}")
         engine_q = getattr(value_function, "q", None)
@@ -205,7 +209,7 @@ def _engine(value_function: Any, p: dict[str, Any], cache: Any, cache_key: str |
     if p["backend"] == "ray":
         from .query.ray_backend import distribute
 
-        value_function = distribute(value_function, **(p.get("backend_options") or {}))
+        value_function = distribute(value_function, **(backend_options or {}))
     options = {"batch_size": p["batch_size"], "cache": cache, "cache_key": cache_key, "progress": p["progress"]}
     if q is not None:
         return QaryQueryEngine(value_function, n, q, **options)
