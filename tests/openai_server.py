@@ -9,7 +9,8 @@ It serves ``/v1/completions`` (with ``echo`` + ``logprobs``: teacher forcing) an
 Each request can wait ``latency`` seconds and, with probability ``faults.rate``, fail in one of four ways: HTTP
 429 with ``Retry-After``, HTTP 500, a stall longer than the client's timeout, or a truncated JSON body. Faults
 are transient (drawn per attempt), so a client that retries gets the fault-free answers. Requests need
-``Authorization: Bearer <key>``; a wrong key gets a 401 whose message repeats it, as OpenAI's does.
+``Authorization: Bearer <key>`` (or any Basic auth, which httpx sends for ``user:password@`` in the URL); a
+wrong key gets a 401 whose message repeats it, as OpenAI's does.
 Run ``python tests/openai_server.py --port 8000 [--smollm2]`` to use it by hand.
 """
 
@@ -159,7 +160,7 @@ def make_app(backend: Any, *, latency: float = 0.0, faults: Faults | None = None
     async def gate(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         """The request body, or the error response to send instead (bad key, or an injected fault)."""
         given = request.headers.get("authorization", "")
-        if given != f"Bearer {key}":
+        if given != f"Bearer {key}" and not given.startswith("Basic "):  # Basic: credentials in the URL
             shown = given.removeprefix("Bearer ")
             body = {"error": {"message": f"Incorrect API key provided: {shown}", "type": "invalid_request_error"}}
             return None, JSONResponse(body, status_code=401)

@@ -17,6 +17,7 @@ stores, and a logging filter scrubs them from the ``openai`` and ``httpx`` log l
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -82,7 +83,8 @@ def split_query(url: str) -> tuple[str, dict[str, str]]:
 
 
 def url_secrets(url: str | None) -> list[str]:
-    """The credential strings inside ``url``: user name, password and secret-looking query values."""
+    """The credential strings inside ``url``: user name, password, their Basic-auth encoding and secret-looking
+    query values."""
     if not url:
         return []
     try:
@@ -91,6 +93,8 @@ def url_secrets(url: str | None) -> list[str]:
     except ValueError:
         return [url]
     found += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if SECRET_QUERY.search(k)]
+    if parts.username or parts.password:  # httpx sends them as HTTP Basic auth; servers may echo the header
+        found.append(base64.b64encode(f"{parts.username or ''}:{parts.password or ''}".encode()).decode())
     return [s for s in found if s]
 
 
