@@ -18,7 +18,7 @@ from math import comb
 
 import numpy as np
 
-from .transforms.sparse import PAD, SparseTransform, pad_columns
+from .transforms.sparse import PAD, SparseTransform, pad_columns, support_keys
 
 _MAX_TERMS = 1 << 26  # subset terms an index may expand into before refusing (~2 GB of work arrays)
 
@@ -141,7 +141,7 @@ def _group_sum(sub: np.ndarray, val: np.ndarray, n: int) -> tuple[np.ndarray, np
     if width == 0:
         return sub[:1], np.array([val.sum()])
     if width * np.log2(n + 1) < 62:
-        key = ((sub.astype(np.int64) + 1) * (n + 1) ** np.arange(width, dtype=np.int64)).sum(axis=1)
+        key = support_keys(sub, n)
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     else:
         _, first, inv = np.unique(sub, axis=0, return_index=True, return_inverse=True)

@@ -36,7 +36,8 @@ def fit_exact(
     tol : float
         Drop terms with ``|F(T)| <= tol`` (the empty set is always kept).
 
-    The transform is linear, so no rescaling is needed (``tol`` is in the function's units). ``random_state``
+    The transform is linear: values are divided by their largest magnitude for the sums and multiplied back
+    (``tol`` is in the function's units). ``random_state``
     and ``n_jobs`` are accepted for the common signature and unused. The faithfulness is
     the exact R² of the returned transform; ``info["dropped_terms"]`` and ``info["dropped_energy_share"]``
     say what truncation and pruning removed (0 when nothing was).
@@ -55,13 +56,16 @@ def fit_exact(
         raise ValueError(f"tol must be non-negative, got {tol}")
 
     masks = all_masks(n)  # row s is the subset with bitmask s, as fourier_dense indexes coefficients
-    coefs = fourier_dense(engine(masks))
+    values = np.asarray(engine(masks), dtype=np.float64)
+    magnitude = float(np.abs(values).max(initial=0.0)) or 1.0  # the transform's sums must not overflow
+    coefs = fourier_dense(values / magnitude) * magnitude
     keep = np.abs(coefs) > float(tol)
     if max_order is not None:
         keep &= masks.sum(axis=1) <= int(max_order)
     keep[0] = True
-    energy = float(coefs[1:] @ coefs[1:])
-    dropped = float(coefs[~keep] @ coefs[~keep])
+    unit = coefs / magnitude  # energies in units of the magnitude, which no finite value can overflow
+    energy = float(unit[1:] @ unit[1:])
+    dropped = float(unit[~keep] @ unit[~keep])
     fourier = SparseTransform(np.where(masks[keep], np.arange(n), PAD), coefs[keep], n)
     info = {
         "n_terms": len(fourier),

@@ -5,6 +5,7 @@ Conventions (``../shared/SPEC.md``):
 * a Fourier design has one column per support ``T`` with entries ``(-1)^{|T ∩ S|}``; the empty support is
   the intercept, and a ridge penalty ``alpha * m`` (``m`` rows) applies to every other column, never to it;
 * R² is ``1 - Σ(f - f̂)² / Σ(f - mean f)²``; a constant target gives 1.0 if matched exactly, else 0.0;
+* support rows are keyed by :func:`~..transforms.sparse.support_keys` (base ``n + 1``), re-exported here;
 * fits see values centred and scaled by :class:`StandardisedEngine` (:func:`scale_invariant`), so an offset
   or a factor of any size changes the explanation only by that offset or factor.
 """
@@ -20,7 +21,13 @@ import numpy as np
 import scipy.linalg
 
 from ..contracts import Engine, FitResult
-from ..transforms.sparse import PAD, SparseTransform
+from ..transforms.sparse import PAD, SparseTransform, support_keys
+
+__all__ = [
+    "StandardisedEngine", "blas_threads", "check_n_jobs", "distinct_uniform_masks", "heldout_masks", "parity_design",
+    "r2_from_sums", "r2_score", "ridge", "ridge_from_gram", "row_bytes", "scale_invariant", "support_keys",
+    "transposed_masks", "uniform_masks",
+]  # fmt: skip
 
 #: a residual this small relative to the target's scale counts as an exact match of a constant target
 #: (a few rounding errors of float64 arithmetic)
@@ -31,6 +38,9 @@ MAX_DRAW_ROUNDS = 64
 #: held-out masks are picked from the full list of ``2^n`` masks when it is this small (2^16 rows) or at most
 #: this many times the request; random draws of unseen masks could take many rounds there
 ENUMERATE_HELDOUT_BITS = 16
+#: distinct masks are drawn from a shuffled list of all ``2^n`` when at least ``1 / ENUMERATE_SHARE`` of them
+#: are wanted (random redraws would need ~``2^n ln(2^n / missing)`` draws to find the last few)
+ENUMERATE_SHARE = 4
 ENUMERATE_HELDOUT_FACTOR = 4
 
 
@@ -46,6 +56,11 @@ def row_bytes(masks: np.ndarray) -> np.ndarray:
     return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
 
 
+def _bits(ints: np.ndarray, n: int) -> np.ndarray:
+    """The masks whose bitmasks are ``ints`` (bit ``i`` is feature ``i``)."""
+    return ((ints[:, None] >> np.arange(n)) & 1).astype(bool)
+
+
 def _first_occurrences(masks: np.ndarray) -> np.ndarray:
     _, first = np.unique(row_bytes(masks), return_index=True)
     return masks[np.sort(first)]
@@ -54,15 +69,18 @@ def _first_occurrences(masks: np.ndarray) -> np.ndarray:
 def distinct_uniform_masks(
     n_masks: int, n_features: int, rng: np.random.Generator, *, paired: bool = False
 ) -> np.ndarray:
-    """``n_masks`` distinct uniform masks (all ``2^n``, shuffled, when ``n_masks >= 2^n``).
+    """``n_masks`` distinct uniform masks (all ``2^n``, shuffled, when ``n_masks >= 2^n``; never fewer than
+    ``min(n_masks, 2^n)``).
 
     ``paired`` draws each mask with its complement next to it (antithetic sampling). Duplicates, likely only
     for small ``n``, are redrawn, so every mask is a new query.
     """
     m, n = int(n_masks), int(n_features)
-    if n < 63 and m >= (1 << n):
-        ints = rng.permutation(1 << n)
-        return ((ints[:, None] >> np.arange(n)) & 1).astype(bool)
+    if n < 63 and m * ENUMERATE_SHARE >= (1 << n):  # most masks wanted: redraws would be slow
+        if not paired:
+            return _bits(rng.permutation(1 << n)[:m], n)
+        half = _bits(rng.permutation(1 << (n - 1))[: (m + 1) // 2], n)  # masks without the last feature
+        return np.stack([half, ~half], axis=1).reshape(-1, n)[:m]
     out = np.zeros((0, n), dtype=bool)
     for _ in range(MAX_DRAW_ROUNDS):
         if len(out) >= m:
@@ -92,18 +110,6 @@ def heldout_masks(engine: Engine, n_masks: int, rng: np.random.Generator) -> np.
 
 
 # ---------------------------------------------------------------------------------------------- designs
-def support_keys(idx: np.ndarray, n_features: int) -> np.ndarray:
-    """A sortable key per padded support row (exact: base-``(n+1)`` integers when they fit, else raw bytes)."""
-    width = idx.shape[1]
-    if width == 0:
-        return np.zeros(len(idx), dtype=np.int64)
-    if width * np.log2(n_features + 1) < 62:
-        weights = (n_features + 1) ** np.arange(width - 1, -1, -1, dtype=np.int64)
-        return (idx.astype(np.int64) + 1) @ weights
-    rows = np.ascontiguousarray(idx.astype(np.int32))
-    return rows.view(np.dtype((np.void, 4 * width))).ravel()
-
-
 def transposed_masks(masks: np.ndarray) -> np.ndarray:
     """``(n + 1, m)`` uint8 transpose of the masks with a final all-zero row, where ``PAD`` points."""
     x_t = np.zeros((masks.shape[1] + 1, masks.shape[0]), dtype=np.uint8)

@@ -26,12 +26,19 @@ import numpy as np
 from ..contracts import Engine, FitResult
 from ..transforms.exact import MAX_EXACT_FEATURES, all_masks
 from ..transforms.sparse import PAD, SparseTransform, pad_columns
-from .numerics import distinct_uniform_masks, parity_design, ridge_from_gram, row_bytes, scale_invariant
+from .numerics import (
+    MAX_DRAW_ROUNDS,
+    distinct_uniform_masks,
+    parity_design,
+    ridge_from_gram,
+    row_bytes,
+    scale_invariant,
+)
 
 MAX_FAITH_BANZHAF_TERMS = 10_000  # the Gram matrix is terms x terms
 DEFAULT_FAITH_BANZHAF_ORDER = 2  # pairwise interactions: the usual Faith-Banzhaf target
 _CHUNK_ELEMENTS = 1 << 22  # mask rows x columns handled per vectorised chunk
-_MAX_ROUNDS = 64  # sampling rounds spent topping up distinct masks
+
 #: ridge strengths (shared scale, ``alpha * m``) that RidgeCV chooses from for ``lasso(penalty="ridge")``:
 #: 28 log-spaced values spanning the well-conditioned to the nearly-constant fit
 RIDGE_GRID = np.logspace(-9, 0, 28)
@@ -275,7 +282,7 @@ def _sample_coalitions(
     prob = masses[sizes] / masses[sizes].sum()
     per_draw = 2 if paired else 1
     draws = np.zeros((0, n), dtype=bool)
-    for _ in range(_MAX_ROUNDS):
+    for _ in range(MAX_DRAW_ROUNDS):
         distinct = len(np.unique(row_bytes(draws))) if len(draws) else 0
         if distinct + per_draw > target:
             break
