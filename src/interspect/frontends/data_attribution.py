@@ -75,7 +75,10 @@ class DataAttributionValueFunction:
     eps : float
         Probability floor for ``"log_prob"``: a model giving a target label probability 0 scores ``log(eps)``.
     n_jobs : int
-        Parallel fits (joblib); 1 fits in this process.
+        Parallel fits (joblib); 1 fits in this process, -1 uses every CPU of the backend.
+    parallel_backend : str, optional
+        joblib backend of the parallel fits (default joblib's own, local processes). ``"ray"`` runs the fits
+        on a Ray cluster (``pip install 'interspect[ray]'``; joins a running Ray or starts a local one).
     feature_names : sequence of str, optional
     model : str, optional
         Identifier for the disk-cache fingerprint; default: the estimator's class and parameters.
@@ -94,6 +97,7 @@ class DataAttributionValueFunction:
         min_size: int = 1,
         eps: float = 1e-6,
         n_jobs: int = 1,
+        parallel_backend: str | None = None,
         feature_names: Sequence[str] | None = None,
         model: str | None = None,
     ) -> None:
@@ -122,6 +126,7 @@ class DataAttributionValueFunction:
             raise ValueError(f"eps must be in (0, 1), got {eps}")
         self.eps = float(eps)
         self.n_jobs = int(n_jobs)
+        self.parallel_backend = parallel_backend
         self.score = self._resolve_score(score)
 
         names, self._owner = self._groups(groups)
@@ -244,12 +249,17 @@ class DataAttributionValueFunction:
             return np.zeros(0)
         unique, inverse = np.unique(masks, axis=0, return_inverse=True)
         subsets = [np.flatnonzero(keep) for keep in expand_masks(unique, self._owner)]
-        if self.n_jobs == 1:
+        if self.n_jobs == 1 and self.parallel_backend is None:
             values = [self.value_of_rows(rows) for rows in subsets]
         else:
             from joblib import Parallel, delayed
 
-            values = Parallel(n_jobs=self.n_jobs)(delayed(self.value_of_rows)(rows) for rows in subsets)
+            if self.parallel_backend == "ray":
+                from ray.util.joblib import register_ray
+
+                register_ray()
+            parallel = Parallel(n_jobs=self.n_jobs, backend=self.parallel_backend)
+            values = parallel(delayed(self.value_of_rows)(rows) for rows in subsets)
         return np.asarray(values, dtype=np.float64)[inverse.reshape(-1)]
 
     def describe(self) -> dict[str, Any]:
