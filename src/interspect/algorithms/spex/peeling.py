@@ -37,6 +37,11 @@ NOISE_QUANTILE = 0.1  #: quantile of the per-bin noise estimates that sets the n
 DOMINANT_SHARE = 0.1
 #: a bin is decoded again once its residual moved by more than this share of its energy since the last try
 CHANGE_SHARE = 1e-2
+#: Chien-search work (test words x codeword positions) per round up to which designs with few rows to retry get
+#: deeper Chase trials than ``chase_depth`` (2^22: ~4,000 words at n = 1,024, tens of milliseconds; at
+#: n = 100,000 only ~40 words, so large designs keep ``chase_depth``), and the deepest trials
+CHASE_WORK = 1 << 22
+MAX_CHASE_DEPTH = 10
 
 
 @dataclass
@@ -103,7 +108,7 @@ def detect(
     """Decode bins ``rows`` ``(B, P+1)`` of groups ``groups`` at indices ``bins``.
 
     Hard decoding first; rows above the zero-ton threshold whose hard decision is not verified get a batch
-    of Chase trials (``2^chase_depth`` test words each, trial 0 being the hard
+    of Chase trials (``2^chase_depth`` test words each, more when few rows need them; trial 0 is the hard
     decision) and keep the verified candidate with the largest correlation ``|mean_p U_p s_p(k)|``, i.e. the
     most likely dominant term. A row is accepted when its candidate leaves at most the noise or at most
     ``1 - share`` of the row's energy. Returns ``(accepted, support, estimate, soft)`` per row.
@@ -117,7 +122,10 @@ def detect(
     soft = np.zeros(len(rows), dtype=bool)
     retry = np.flatnonzero(~accepted & (energy > limits.zero))
     if chase_depth > 0 and len(retry):
-        words, owner = chase_words(rows[retry], chase_depth)
+        depth = chase_depth
+        while depth < MAX_CHASE_DEPTH and (len(retry) << (depth + 1)) * design.code.length <= CHASE_WORK:
+            depth += 1
+        words, owner = chase_words(rows[retry], depth)
         trials = words.shape[0] // len(retry)
         owner_rows = retry[owner]
         cdec = decode(design.code, words)
