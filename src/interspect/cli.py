@@ -250,12 +250,14 @@ def _read_input(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def _print_header(meta: dict[str, Any], n_units: int) -> None:
-    """What is being explained, before the (possibly long) querying starts."""
+    """What is being explained, before the (possibly long) querying starts (control characters written out)."""
+    from .report.table import printable
+
     if meta.get("question"):
-        print(f"question : {meta['question']}")
+        print(f"question : {printable(meta['question'])}")
     if meta.get("target") is not None:
-        print(f"explained: {meta['target']}")
-    print(f"units    : {n_units} {meta.get('unit') or ''}".rstrip(), flush=True)
+        print(f"explained: {printable(meta['target'])}")
+    print(printable(f"units    : {n_units} {meta.get('unit') or ''}".rstrip()), flush=True)
 
 
 def _print_summary(expl: Any, args: argparse.Namespace, also: Sequence[str] = ()) -> None:

@@ -39,7 +39,7 @@ def plot_explanation(
         shares = explanation.feature_importance()
         order = list(reversed(sorted(range(len(shares)), key=lambda i: -shares[i])[:k]))
         ax.barh(range(len(order)), [shares[i] for i in order], color=tuple(c / 255 for c in SHARE_RGB))
-        ax.set_yticks(range(len(order)), [f"[{i}] {shorten(texts[i], width)}" for i in order])
+        ax.set_yticks(range(len(order)), [f"[{i}] {shorten(texts[i], width)}" for i in order], parse_math=False)
         ax.set_xlabel("share of the output's variance the feature takes part in")
     else:
         top = _terms(explanation, k, index, min_order)
@@ -47,12 +47,12 @@ def plot_explanation(
         values = [t.value for t in top][::-1]
         colors = [tuple(c / 255 for c in (POSITIVE_RGB if v >= 0 else NEGATIVE_RGB)) for v in values]
         ax.barh(range(len(values)), values, color=colors)
-        ax.set_yticks(range(len(values)), labels)
+        ax.set_yticks(range(len(values)), labels, parse_math=False)  # "$" in a unit is text, not mathtext
         ax.axvline(0.0, color="0.3", linewidth=0.8)
         ax.set_xlabel(f"{index} value (red: raises the output / synergy; blue: lowers it / redundancy)")
     r2 = explanation.faithfulness.r2
     r2_text = "" if r2 is None else f", R² {r2:.2f}"
-    ax.set_title(f"{method_label(explanation)}: {explanation.n_queries} queries{r2_text}")
+    ax.set_title(f"{method_label(explanation)}: {explanation.n_queries} queries{r2_text}", parse_math=False)
     return ax
 
 

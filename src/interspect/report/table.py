@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: what terminals read as commands
+
+
+def printable(text: Any) -> str:
+    """``text`` with control characters written out (``\\x1b``), so none reaches a terminal as a command."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
 
 def shorten(text: str, width: int) -> str:
-    """``text`` on one line, cut to at most ``width`` characters with an ellipsis."""
-    line = " ".join(str(text).split())
+    """``text`` on one line (control characters written out), cut to at most ``width`` characters."""
+    line = printable(" ".join(str(text).split()))
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
 
 
@@ -31,9 +39,9 @@ def method_label(explanation: Any, reason: bool = False) -> str:
     """The method name, with the method ``auto`` chose (and, with ``reason``, why): ``auto → exact (...)``."""
     choice = explanation.info.get("auto")
     if not isinstance(choice, dict) or "choice" not in choice:
-        return str(explanation.method)
+        return printable(explanation.method)
     why = f" ({choice['reason']})" if reason and choice.get("reason") else ""
-    return f"auto → {choice['choice']}{why}"
+    return printable(f"auto → {choice['choice']}{why}")
 
 
 def format_value(value: float) -> str:
