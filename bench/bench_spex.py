@@ -235,7 +235,9 @@ def main() -> None:
     )
     parser.add_argument("--cache", help="JSON-lines file of finished runs, reused for methods not in --rerun")
     parser.add_argument("--rerun", default="interspect", help="methods to run again even if cached")
-    parser.add_argument("--cached-only", action="store_true", help="only tabulate the --cache rows of the grid")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="run only the --rerun methods; other methods' rows from --cache"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -254,7 +256,7 @@ def main() -> None:
         for method in methods:
             job = {**cfg, "method": method}
             row = cached.get(run_key(job)) if method not in rerun else None
-            if row is None and args.cached_only:
+            if row is None and args.cached_only and method not in rerun:
                 continue
             if row is None:
                 row = spawn(job, args.timeout)
