@@ -219,10 +219,6 @@ class SparseQaryTransform:
     def max_degree(self) -> int:
         return int(self.degrees.max(initial=0))
 
-    def negated(self) -> np.ndarray:
-        """Dense ``-k mod q`` for every stored frequency."""
-        return (-self.locations()) % self.q
-
     def is_real(self, rtol: float = 1e-9) -> bool:
         """Whether the coefficients satisfy ``F(-k) = conj(F(k))``, i.e. the function is real-valued."""
         if len(self) == 0:

@@ -48,10 +48,6 @@ class QsftPlan:
         """Closed-form count of distinct queries (an upper bound when rows collide by chance)."""
         return query_count(self.n_features, self.q, self.b, self.n_groups, self.n_repeats)
 
-    @property
-    def capacity(self) -> int:
-        """Number of non-zero coefficients the design is sized to resolve (``LOAD`` per bin)."""
-        return int(LOAD * self.n_bins)
 
 
 def query_count(n_features: int, q: int, b: int, n_groups: int, n_repeats: int = 1) -> int:

@@ -54,11 +54,6 @@ class GaloisField:
         """``q = 2^m - 1``, the multiplicative order of alpha."""
         return (1 << self.m) - 1
 
-    @property
-    def zero_log(self) -> int:
-        """Stand-in logarithm of 0: any sum of it with a valid log indexes the zero part of ``exp``."""
-        return 2 * self.order
-
     def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Elementwise product (broadcasting)."""
         return self.exp[self.log[a] + self.log[b]]
