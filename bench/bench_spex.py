@@ -15,7 +15,8 @@ benchmark environment::
     python bench/bench_spex.py --grid quick      # ~10 minutes
     python bench/bench_spex.py --grid full       # every combination (long)
     python bench/bench_spex.py --methods interspect,shapiq --grid small --cache bench/results/spex_small.jsonl
-    python bench/bench_spex.py --methods interspect --grid full --scale
+    python bench/bench_spex.py --methods interspect,shapiq --grid budget   # 1,000 queries at n = 1,024
+    python bench/bench_spex.py --methods interspect --grid none --scale     # n up to 100,000
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def run_interspect(n, budget, f, b):
 
     engine = QueryEngine(f, n, batch_size=4096, progress=False)
     no_holdout = {"max_holdout": 0} if "max_holdout" in inspect.signature(fit_spex).parameters else {}
-    result = fit_spex(engine, budget=budget, max_order=T, random_state=0, **no_holdout)
+    # n_groups=None: 2 or 3 groups, whichever buys more bins (the 3-group design whenever the budget is one)
+    result = fit_spex(engine, budget=budget, max_order=T, random_state=0, n_groups=None, **no_holdout)
     extra = {"decode_s": result.info["timing"]["decode_s"], "refit_s": result.info["timing"]["refit_s"]}
     return result.fourier.to_dict(), engine.n_queries, extra
 
@@ -164,12 +166,14 @@ def grid(kind: str) -> list[dict]:
             "hier": hier,
             "noise": noise,
             "b": b,
-            "budget": spex_query_count(n, b, T),
+            "budget": spex_query_count(n, b or 2, T),
             "seed": n + k,
         }
 
     if kind == "none":  # only the --scale runs
         return []
+    if kind == "budget":  # 1,000 queries for 20 terms at n = 1,024: between two 3-group designs (b = 2 and 3)
+        return [{**cfg(1024, 20, hier, 0.0, None), "budget": 1000} for hier in (True, False)]
     if kind == "quick":  # the references need 1-2 minutes per run here, 10+ minutes at b = 8 with noise
         return [cfg(n, 20, False, 0.0, 6) for n in (64, 256, 1024)] + [
             cfg(256, 10, False, 0.1, 3),  # 1,104 queries, 10% noise
@@ -227,7 +231,7 @@ def fmt_table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid", choices=("none", "quick", "small", "full"), default="quick")
+    parser.add_argument("--grid", choices=("none", "quick", "small", "budget", "full"), default="quick")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per method run")
     parser.add_argument(
