@@ -234,7 +234,7 @@ def test_html_explains_itself_in_plain_words_and_shows_values_without_hovering()
     assert [int(i) for i, _ in bars] == [0, 1, 2, 3, 4, 5]
     np.testing.assert_allclose([float(v) for _, v in bars], SHAPLEY, atol=1e-9)
     # interactions say synergy / redundancy in words next to each pair, and the chart has its own colour key
-    rows = re.findall(r'<tr data-units="([\d ]+)">.*?<td class="word">(\w+)</td>', page)
+    rows = re.findall(r'<tr data-units="([\d ]+)">.*?<span class="word">(\w+)</span>', page)
     assert rows == [("2 3", "synergy"), ("0 2 5", "synergy"), ("1 4", "redundancy")]
     assert "synergy (positive)" in page and "redundancy (negative)" in page
     # the unit chips are neutral: the interaction list does not reuse the Shapley colours
@@ -294,6 +294,11 @@ def test_near_zero_and_sign_uncertain_terms_are_not_called_strongest():
     uncertain = page.split("further interaction")[1]
     assert '<tr data-units="8 9">' in uncertain and "sign uncertain" in uncertain
     assert "smaller than 5% of the largest value" in page and 'data-units="1 2"' not in page
+    # units whose Shapley value is near zero are summarised in one line instead of drawn as empty bars
+    shapley = expl.shapley_values()
+    drawn_units = re.findall(r'<td class="lab">\[(\d+)\]', _section(page, "attributions"))
+    assert sorted(map(int, drawn_units)) == sorted(np.flatnonzero(np.abs(shapley) > 0.05 * np.abs(shapley).max()))
+    assert f"{40 - len(drawn_units)} more units with values near zero" in page
     # the per-term interval is printed next to each value
     first = expl.top(1, min_order=2)[0]
     assert f"[{first.low:+.3g}, {first.high:+.3g}]" in strongest and "90% interval" in strongest
@@ -312,11 +317,7 @@ def test_index_choice_sets_both_lists():
     assert "Banzhaf value of each unit" in page and "bii values" in page
     # the values listed are the explanation's own BII values
     bii = {t.features: t.value for t in expl.top(20, index="bii", min_order=2)}
-    listed = re.findall(
-        r'<tr data-units="([\d ]+)"><td class="num">\d+</td><td class="num">\d</td>'
-        r'<td class="num">([^<]+)</td>',
-        page,
-    )
+    listed = re.findall(r'<tr data-units="([\d ]+)"><td class="num">\d+</td><td class="val">([^ <]+) ', page)
     assert listed and all(float(v) == pytest.approx(bii[tuple(map(int, u.split()))], abs=5e-4) for u, v in listed)
 
 

@@ -89,7 +89,7 @@ h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-to
 .read { font-size: 0.92em; color: #333; } .read p { margin: 6px 0; }
 table { border-collapse: collapse; font-size: 0.92em; max-width: 100%; }
 td, th { padding: 3px 10px; text-align: left; vertical-align: top; border-bottom: 1px solid #eee; }
-th, td.word { overflow-wrap: normal; }
+th, td.val { overflow-wrap: normal; } td.val { font-variant-numeric: tabular-nums; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.bars { width: 100%; table-layout: fixed; }
 table.bars td { padding: 2px 6px; border: 0; vertical-align: middle; }
@@ -105,7 +105,7 @@ body.interactive [data-units] { cursor: pointer; }
 .chart { width: 100%; }
 svg { display: block; height: auto; }
 svg text { font-size: 12px; fill: #333; } svg g.ix:hover line.link { stroke-width: 5; }
-.stats td:first-child { color: #666; }
+.stats td:first-child { color: #666; overflow-wrap: normal; }
 """
 
 
@@ -197,22 +197,24 @@ def _chip(i: int, texts: list[str], suffix: str = "") -> str:
 
 
 def _interaction_table(terms: list[Any], texts: list[str], index: str, uncertain: bool = False) -> str:
-    """Rank, order, value (with its 90 % interval when the fit gave one), synergy/redundancy, units."""
+    """Rank, value with synergy/redundancy in words (and its 90 % interval when known), units. Three columns,
+    so the units keep room on a phone; the order is the number of units shown."""
     rows = []
     for r, t in enumerate(terms, start=1):
         chips = "".join(_chip(i, texts) for i in t.features)
         word = "sign uncertain" if uncertain else relation(t.value, len(t.features))
         interval = format_interval(t)
-        value = format_value(t.value) + (f'<br><span class="muted">{interval}</span>' if interval else "")
+        value = f'{format_value(t.value)} <span class="word">{word}</span>'
+        if interval:
+            value += f'<br><span class="muted">{interval}</span>'
         rows.append(
             f'<tr data-units="{" ".join(map(str, t.features))}"><td class="num">{r}</td>'
-            f'<td class="num">{len(t.features)}</td><td class="num">{value}</td>'
-            f'<td class="word">{word}</td><td>{chips}</td></tr>'
+            f'<td class="val">{value}</td><td>{chips}</td></tr>'
         )
     value_head = f"{escape(index)} (90% interval)" if any(format_interval(t) for t in terms) else escape(index)
     return (
-        f"<table><thead><tr><th>#</th><th>order</th><th>{value_head}</th>"
-        f"<th>reads as</th><th>units</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<table><thead><tr><th>#</th><th>{value_head}</th><th>units</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -221,9 +223,14 @@ def _binary_sections(explanation: Any, texts: list[str], attribution: str, index
     colors, vmax = unit_colors(values)
     what = f"{attribution.capitalize()} value"
     order = np.argsort(-np.abs(values), kind="stable")
-    bars = value_bars([(f"[{i}] {shorten(texts[i], 60)}", float(values[i])) for i in order[:MAX_BARS]], caption=what)
-    if len(order) > MAX_BARS:
-        bars += f'<p class="muted">{len(order) - MAX_BARS} more units with smaller values.</p>'
+    visible = np.abs(values[order]) > NEGLIGIBLE_SHARE * np.max(np.abs(values), initial=0.0)
+    shown = order[visible][:MAX_BARS]  # sorted by |value|: the visible ones come first
+    rest = order[len(shown) :]
+    bars = value_bars([(f"[{i}] {shorten(texts[i], 60)}", float(values[i])) for i in shown], caption=what)
+    if len(rest):
+        names = ", ".join(f"[{i}] {shorten(texts[i], 20)}" for i in sorted(rest)[:MAX_BARS])
+        more = "…" if len(rest) > MAX_BARS else ""
+        bars += f'<p class="muted">{len(rest)} more units with values near zero: {escape(names)}{more}</p>'
 
     terms = explanation.top(max(k, 1) * 3, index=index, min_order=2)
     largest = max([float(np.max(np.abs(values), initial=0.0))] + [abs(t.value) for t in terms])
