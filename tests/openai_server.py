@@ -279,8 +279,8 @@ def main() -> None:
     args = parser.parse_args()
     backend = SmolLM2Backend() if args.smollm2 else DeterministicBackend()
     server = OpenAIServer(backend, port=args.port, latency=args.latency, faults=Faults(rate=args.fault_rate))
-    print(f"serving on {server.url} (key {KEY})", flush=True)
     with server:
+        print(f"serving on {server.url} (key {KEY})", flush=True)
         while True:
             time.sleep(3600)
 

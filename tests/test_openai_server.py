@@ -93,7 +93,8 @@ def test_the_key_and_url_credentials_are_written_nowhere(env, tmp_path, caplog, 
     written = [p.read_bytes().decode("latin-1") for p in out.values()]
     shown = capsys.readouterr()
     logs = "\n".join(r.getMessage() for r in caplog.records)
-    assert "127.0.0.1" in json.loads(written[0])["metadata"]["model"]
+    metadata = json.loads(written[0])["metadata"]
+    assert "127.0.0.1" in metadata["model"] and metadata["api"]["requests"] >= 32  # usage after the run: 2^5 masks
     for secret in (KEY, password, query_key):
         for text in [*written, shown.out, shown.err, logs]:
             assert secret not in text

@@ -367,6 +367,7 @@ def _explain(args: argparse.Namespace) -> None:
             progress=args.progress,
             metadata=metadata,
         )
+    expl.metadata.update({k: v for k, v in value_function.describe().items() if k == "api"})  # usage after the run
     _print_summary(
         expl, args, also=[f"{w.category.__name__}: {w.message}" for w in caught if str(w.message) not in expl.warnings]
     )
