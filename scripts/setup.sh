@@ -23,7 +23,7 @@ key="$( (cat pyproject.toml "$0"; echo "$extras"; command -v python; python -c '
   | sha256sum | cut -c1-16)"
 
 # Every requirement of pyproject.toml (core + chosen extras) and every pin above installed at a matching
-# version, and interspect importable from this checkout?
+# version, and interspect importable from this checkout? (Prints the first unmet one.)
 satisfied() {
   python - "$extras" "$TORCH" "${MODEL_PACKAGES[@]}" <<'PY'
 import importlib.metadata as md, importlib.util, pathlib, sys, tomllib
@@ -35,12 +35,14 @@ for extra in sys.argv[1].split(","):
 for text in wanted:
     req = Requirement(text)
     try:
-        if not req.specifier.contains(md.version(req.name), prereleases=True):
-            sys.exit(1)
+        found = md.version(req.name)
     except md.PackageNotFoundError:
-        sys.exit(1)
+        sys.exit(f"{text} (not installed)")
+    if not req.specifier.contains(found, prereleases=True):
+        sys.exit(f"{text} ({found} installed)")
 spec = importlib.util.find_spec("interspect")
-sys.exit(spec is None or not pathlib.Path(spec.origin).resolve().is_relative_to(pathlib.Path("src").resolve()))
+if spec is None or not pathlib.Path(spec.origin).resolve().is_relative_to(pathlib.Path("src").resolve()):
+    sys.exit("interspect from this checkout (editable install)")
 PY
 }
 
@@ -61,7 +63,7 @@ pip_install() {
   fi
 }
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] && satisfied \
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] && satisfied 2>/dev/null \
   && { [ "$mode" != "test" ] || command -v chromium >/dev/null 2>&1; }; then
   echo "setup: everything is installed (extras: $extras); nothing to do"
   exit 0
@@ -94,7 +96,9 @@ if [ "$mode" = "test" ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-if satisfied; then
+if unmet="$(satisfied 2>&1)"; then
   echo "$key" >"$stamp"
+else
+  echo "setup: warning: still unmet after installing: $unmet (the next run will try again)" >&2
 fi
 echo "setup: done in $((SECONDS - started)) s"
