@@ -271,3 +271,19 @@ def test_kernel_and_gram_forms_of_the_ridge_agree_with_a_directridge():
                 d = design[tr]
                 gram = d.T @ d + np.diag(np.r_[0.0, np.full(k - 1, alpha * tr.sum())])
                 np.testing.assert_allclose(pred[a, val], design[val] @ np.linalg.solve(gram, d.T @ y[tr]), atol=1e-6)
+
+
+def test_every_mask_gives_the_exact_answer_even_at_tiny_n():
+    from interspect.indices import shapley_values
+
+    additive = QueryEngine(lambda x: x.sum(axis=1).astype(float), 3)  # x0 + x1 + x2, all 8 masks
+    result = fit_proxyspex(additive, budget=8, random_state=0)
+    np.testing.assert_array_equal(shapley_values(result.fourier), [1.0, 1.0, 1.0])
+    assert result.faithfulness.kind == "exact" and result.faithfulness.r2 == 1.0 and additive.n_queries == 8
+    one = fit_proxyspex(QueryEngine(lambda x: 1.0 + 2.0 * x[:, 0], 1), budget=None, random_state=0)  # n = 1
+    assert one.fourier.to_dict() == pytest.approx({(): 2.0, (0,): -1.0}, abs=1e-15)
+    np.testing.assert_array_equal(shapley_values(one.fourier), [2.0])
+    # too few queries for anything but the mean: Shapley values are zeros, and floats
+    mean_only = fit_proxyspex(QueryEngine(lambda x: x.sum(axis=1).astype(float), 12), budget=5, random_state=0)
+    phi = shapley_values(mean_only.fourier)
+    assert list(mean_only.fourier.to_dict()) == [()] and phi.dtype == np.float64 and not phi.any()

@@ -181,7 +181,8 @@ def _spread(transform: SparseTransform, share: np.ndarray) -> np.ndarray:
     """Add ``share[t]`` to every feature of support ``t``."""
     member = transform.idx != PAD
     rows = np.broadcast_to(share[:, None], transform.idx.shape)[member]
-    return np.bincount(transform.idx[member], weights=rows, minlength=transform.n_features)
+    # float even when no support has a feature (bincount of nothing is an integer array)
+    return np.bincount(transform.idx[member], weights=rows, minlength=transform.n_features).astype(np.float64)
 
 
 def interaction_values(transform: SparseTransform, index: str = "fsii", order: int | None = 2) -> SparseTransform:

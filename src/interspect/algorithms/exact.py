@@ -56,7 +56,16 @@ def fit_exact(
         raise ValueError(f"tol must be non-negative, got {tol}")
 
     masks = all_masks(n)  # row s is the subset with bitmask s, as fourier_dense indexes coefficients
-    values = np.asarray(engine(masks), dtype=np.float64)
+    return transform_of_every_mask(np.asarray(engine(masks), dtype=np.float64), max_order, tol)
+
+
+def transform_of_every_mask(values: np.ndarray, max_order: int | None = None, tol: float = 0.0) -> FitResult:
+    """The exact (optionally truncated and pruned) transform from ``values[s] = f(mask with bitmask s)``.
+
+    Any method holding every mask ends here (ProxySPEX too), so each is exact when it has seen everything.
+    """
+    n = len(values).bit_length() - 1
+    masks = all_masks(n)
     magnitude = float(np.abs(values).max(initial=0.0)) or 1.0  # the transform's sums must not overflow
     coefs = fourier_dense(values / magnitude) * magnitude
     keep = np.abs(coefs) > float(tol)

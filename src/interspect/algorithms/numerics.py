@@ -25,7 +25,7 @@ from ..transforms.sparse import PAD, SparseTransform, support_keys
 
 __all__ = [
     "StandardisedEngine", "blas_threads", "check_n_jobs", "distinct_uniform_masks", "heldout_masks", "parity_design",
-    "r2_from_sums", "r2_score", "ridge", "ridge_from_gram", "row_bytes", "scale_invariant", "support_keys",
+    "r2_from_sums", "r2_score", "ridge", "ridge_from_gram", "ridge_loo", "row_bytes", "scale_invariant", "support_keys",
     "transposed_masks", "uniform_masks",
 ]  # fmt: skip
 
@@ -41,6 +41,9 @@ ENUMERATE_HELDOUT_BITS = 16
 #: distinct masks are drawn from a shuffled list of all ``2^n`` when at least ``1 / ENUMERATE_SHARE`` of them
 #: are wanted (random redraws would need ~``2^n ln(2^n / missing)`` draws to find the last few)
 ENUMERATE_SHARE = 4
+#: ridge strengths (relative to the largest eigenvalue of the Gram matrix) leave-one-out error chooses from:
+#: from numerically unpenalised to shrinking every direction
+LOO_GRID = np.concatenate([[1e-12], np.logspace(-8, 1, 37)])
 ENUMERATE_HELDOUT_FACTOR = 4
 
 
@@ -182,6 +185,38 @@ def ridge(design: np.ndarray, y: np.ndarray, alpha: float = 0.0, *, intercept: i
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
             return np.linalg.lstsq(design, y, rcond=None)[0]
     return ridge_from_gram(design.T @ design, design.T @ y, m, alpha, intercept)
+
+
+def ridge_loo(design: np.ndarray, y: np.ndarray, grid: np.ndarray = LOO_GRID) -> tuple[np.ndarray, float]:
+    """Ridge coefficients (no intercept) with the strength chosen by exact leave-one-out error (PRESS).
+
+    Near the interpolation threshold (about as many rows as columns) least squares, even minimum-norm, fits
+    the noise with huge coefficients. The leave-one-out residual of ridge is ``e_i / (1 - h_ii)`` (``h`` the
+    hat matrix), so every strength of ``grid`` is scored exactly from one eigendecomposition of the
+    smaller of ``D^T D`` and ``D D^T``; with many rows the choice is nearly unpenalised. (Generalised CV, which
+    replaces ``h_ii`` by its mean, fails exactly here: below the threshold every leverage is close to 1.)
+    Returns ``(coefficients, strength)``, the strength relative to the largest eigenvalue.
+    """
+    m, k = design.shape
+    y = np.asarray(y, dtype=np.float64)
+    primal = m >= k
+    eigval, eigvec = np.linalg.eigh(design.T @ design if primal else design @ design.T)
+    top = float(eigval.max(initial=0.0))
+    if top <= 0.0:
+        return np.zeros(k), 0.0
+    live = eigval > top * max(m, k) * np.finfo(np.float64).eps
+    s2, vec = eigval[live], eigvec[:, live]
+    left = design @ vec / np.sqrt(s2) if primal else vec  # U: orthonormal columns spanning D's range
+    proj = left.T @ y
+    strengths = top * np.asarray(grid, dtype=np.float64)
+    gains = s2[None, :] / (s2[None, :] + strengths[:, None])  # (grid, rank): eigenvalues of the hat matrix
+    fitted = (gains * proj) @ left.T  # (grid, m)
+    leverage = gains @ (left**2).T
+    press = (((y - fitted) / np.maximum(1.0 - leverage, 1e-12)) ** 2).sum(axis=1)
+    best = int(np.argmin(press))
+    inverse = 1.0 / (s2 + strengths[best])
+    coefs = vec @ (np.sqrt(s2) * inverse * proj) if primal else design.T @ (vec @ (inverse * proj))
+    return coefs, float(grid[best])
 
 
 # ---------------------------------------------------------------------------------------------- R²

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...contracts import Engine, Faithfulness, FitResult
+from ...transforms.exact import MAX_EXACT_FEATURES
 from ...transforms.sparse import SparseTransform
+from ..exact import transform_of_every_mask
 from ..numerics import blas_threads, check_n_jobs, scale_invariant
 from .sampling import default_budget, query_masks
 from .selection import run_pipeline
@@ -40,6 +42,12 @@ def fit_from_queries(
     rng = np.random.default_rng(random_state)
     x, y = np.asarray(x, dtype=bool), np.asarray(y, dtype=np.float64)
     n = x.shape[1]
+    table = _every_mask(x, y)
+    if table is not None:  # nothing left to learn: the exact transform (truncated to max_order)
+        result = transform_of_every_mask(table, max_order=min(int(max_order), n))
+        result.info["selection"] = "every mask"
+        result.method = "proxyspex"
+        return result
     if len(y) < MIN_FIT_QUERIES:
         message = f"only {len(y)} queries: too few to learn interactions (need {MIN_FIT_QUERIES}); returning the mean"
         fourier = SparseTransform([()], [float(np.mean(y)) if len(y) else 0.0], n)
@@ -67,6 +75,17 @@ def fit_from_queries(
             f" about {default_budget(n):,} queries (n log2 n) are recommended"
         )
     return FitResult(fourier, info, faithfulness, "proxyspex")
+
+
+def _every_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """``f`` on every mask in bitmask order when the queries hold all ``2^n`` masks, else None."""
+    n = x.shape[1]
+    if n > MAX_EXACT_FEATURES or len(y) < (1 << n):
+        return None
+    codes = x.astype(np.int64) @ (1 << np.arange(n, dtype=np.int64))
+    table = np.full(1 << n, np.nan)
+    table[codes] = y
+    return None if np.isnan(table).any() else table
 
 
 @scale_invariant
