@@ -37,8 +37,8 @@ from .notes import (
     INTERACTION_WORDS,
     NEGLIGIBLE_SHARE,
     QARY_WORDS,
-    R2_WORDS,
     choose_index,
+    r2_words,
     relation,
     trust_warnings,
 )
@@ -270,7 +270,7 @@ def _binary_sections(explanation: Any, texts: list[str], attribution: str, index
 <div id="interactions">{drawing}</div>
 <h2>How to read this</h2>
 <div class="read" id="legend"><p>{ATTRIBUTION_WORDS.get(attribution, ATTRIBUTION_WORDS["shapley"])}</p>
-<p>{INTERACTION_WORDS}</p><p>{INDEX_WORDS.get(index, "")}</p><p>{R2_WORDS}</p></div>"""
+<p>{INTERACTION_WORDS}</p><p>{INDEX_WORDS.get(index, "")}</p><p>{r2_words()}</p></div>"""
 
 
 def _qary_sections(explanation: Any, texts: list[str], k: int) -> str:
@@ -306,7 +306,7 @@ def _qary_sections(explanation: Any, texts: list[str], k: int) -> str:
 <table><thead><tr><th>#</th><th>order</th><th>|F(k)|</th><th>features = frequency digit</th></tr></thead>
 <tbody>{term_rows}</tbody></table>
 <h2>How to read this</h2>
-<div class="read" id="legend"><p>{QARY_WORDS}</p><p>{R2_WORDS}</p></div>"""
+<div class="read" id="legend"><p>{QARY_WORDS}</p><p>{r2_words()}</p></div>"""
 
 
 def _seconds(value: Any) -> str:

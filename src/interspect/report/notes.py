@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..explanation.base import RELIABLE_R2, WARN_R2, faithfulness_warnings
-
 #: index name -> (first-order attribution, interaction index that generalises it: SII's singletons are the
 #: Shapley values and BII's the Banzhaf values, so the two lists of a report agree on single units)
 INDEX_CHOICES: dict[str, tuple[str, str]] = {
@@ -52,12 +50,20 @@ INDEX_WORDS = {
     "bii": "Values are Banzhaf interaction indices (BII): the pair's joint effect averaged like a Banzhaf value.",
     "fbii": "Values are Faithful Banzhaf interaction indices (FBII).",
 }
-R2_WORDS = (
-    f"R² (faithfulness) is the share of the model's variation over masked inputs that the surrogate "
-    f"reproduces, measured on masks the fit did not see (or on every mask for exact runs). Near 1 the values "
-    f"above describe the model well; below {WARN_R2} read them with care; below {RELIABLE_R2} they are "
-    f"unreliable and a larger budget is needed."
-)
+
+
+def r2_words() -> str:
+    """What R² says about trust, with the thresholds the warnings use."""
+    from ..explanation.base import RELIABLE_R2, WARN_R2
+
+    return (
+        f"R² (faithfulness) is the share of the model's variation over masked inputs that the surrogate "
+        f"reproduces, measured on masks the fit did not see (or on every mask for exact runs). Near 1 the values "
+        f"above describe the model well; below {WARN_R2} read them with care; below {RELIABLE_R2} they are "
+        f"unreliable and a larger budget is needed."
+    )
+
+
 QARY_WORDS = (
     "Each feature takes one of q values. A feature's importance is the share of the output's variance (over "
     "uniformly random inputs) in which it takes part; a pair's importance is the share the two features "
@@ -93,6 +99,8 @@ def crosses_zero(term: Any) -> bool:
 
 def trust_warnings(explanation: Any) -> list[str]:
     """Every warning the explanation carries, plus the faithfulness and reliability verdicts (no duplicates)."""
+    from ..explanation.base import RELIABLE_R2, faithfulness_warnings
+
     messages = [str(m) for m in getattr(explanation, "warnings", [])]
     for message in faithfulness_warnings(explanation.faithfulness, explanation.n_queries):
         if not any(message.split(";")[0] in m for m in messages):
