@@ -71,13 +71,21 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["OPENAI_API_KEY"] = KEY
     print(f"throughput at {args.latency * 1000:.0f} ms latency, {args.queries} chat requests")
-    print(f"{'concurrency':>11} {'req/s':>8} {'ideal':>8} {'share':>6}")
+    process, url = serve(0.0)  # no latency: how many requests a second client + server manage on this machine
+    try:
+        ceiling = throughput(url, 1.0, args.queries, 16)[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    print(f"CPU ceiling (no latency, concurrency 16): {ceiling:.1f} req/s")
+    print(f"{'concurrency':>11} {'req/s':>8} {'ideal':>8} {'share':>6} {'of min(ideal, ceiling)':>23}")
     process, url = serve(args.latency)
     try:
         for concurrency in (1, 4, 16, 32):
             queries = args.queries if concurrency > 1 else max(20, args.queries // 40)
             rate, share = throughput(url, args.latency, queries, concurrency)
-            print(f"{concurrency:>11} {rate:8.1f} {concurrency / args.latency:8.1f} {share:6.1%}")
+            bound = min(concurrency / args.latency, ceiling)
+            print(f"{concurrency:>11} {rate:8.1f} {concurrency / args.latency:8.1f} {share:6.1%} {rate / bound:23.1%}")
     finally:
         process.terminate()
         process.wait(timeout=10)

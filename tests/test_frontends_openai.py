@@ -22,13 +22,8 @@ from openai_server import KEY, DeterministicBackend, OpenAIServer  # noqa: E402
 from interspect.cli import main  # noqa: E402
 from interspect.frontends import build_text_value_function  # noqa: E402
 from interspect.frontends.llm import PromptTemplate  # noqa: E402
-from interspect.frontends.openai_api import (  # noqa: E402
-    OpenAIChatScorer,
-    OpenAICompletionScorer,
-    check_labels,
-    first_token_value,
-    image_url,
-)
+from interspect.frontends.openai_api import OpenAIChatScorer, OpenAICompletionScorer  # noqa: E402
+from interspect.frontends.openai_chat import check_labels, first_token_value, image_url  # noqa: E402
 from interspect.frontends.openai_transport import (  # noqa: E402
     EndpointError,
     MinuteBudget,

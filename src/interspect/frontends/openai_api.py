@@ -21,13 +21,9 @@ fingerprint, a description, a log line or an error message.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import math
-import mimetypes
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -35,6 +31,7 @@ import numpy as np
 from .base import TextValueFunction
 from .build import check_options, llm_value_function, prompt_template
 from .llm import PromptTemplate
+from .openai_chat import FLOOR_RULE, check_labels, first_token_value, image_url, label_masses, top_candidates
 from .openai_transport import MalformedResponse, Transport
 from .registry import ModelRequest
 
@@ -43,7 +40,6 @@ SCORER_VERSION = 1
 DEFAULT_TOP_LOGPROBS = 20  # the largest top_logprobs OpenAI's chat endpoint accepts (vLLM's default limit too)
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text: used only to estimate tokens for tokens_per_minute
 IMAGE_TOKENS = 765  # OpenAI's token count of a 1024x1024 high-detail image: the estimate per attached image
-FLOOR_RULE = "absent label: probability of the least likely listed candidate"
 #: the ``ModelRequest.options`` both API kinds read (see :class:`~.openai_transport.Transport`)
 TRANSPORT_OPTIONS = ("concurrency", "timeout", "max_retries", "requests_per_minute", "tokens_per_minute")
 CHAT_OPTIONS = (*TRANSPORT_OPTIONS, "labels", "images", "top_logprobs")
@@ -317,75 +313,7 @@ class OpenAIChatScorer(_APIScorer):
             top_logprobs=self.top_logprobs,
         )  # fmt: skip
         self.transport.count_usage(getattr(response, "usage", None))
-        return _field(lambda: _candidates(response))
-
-
-def _candidates(response: Any) -> dict[str, float]:
-    """``{token: logprob}`` of the first generated token's top candidates (the chosen token included)."""
-    logprobs = response.choices[0].logprobs
-    if logprobs is None or not logprobs.content:
-        raise MalformedResponse("no logprobs (the server must support logprobs=True with top_logprobs)")
-    first = logprobs.content[0]
-    candidates = {c.token: float(c.logprob) for c in first.top_logprobs or ()}
-    candidates.setdefault(first.token, float(first.logprob))
-    if not all(math.isfinite(v) and v <= 1e-9 for v in candidates.values()):  # log-probabilities are <= 0
-        raise MalformedResponse("log-probabilities that are not finite non-positive numbers")
-    return candidates
-
-
-def label_masses(candidates: dict[str, float], labels: Sequence[str]) -> np.ndarray:
-    """Probability that the answer starts with each label: the summed probability of the candidate tokens that
-    begin that label (whitespace ignored) and no other one."""
-    masses = np.zeros(len(labels))
-    stripped = [label.strip() for label in labels]
-    for token, logprob in candidates.items():
-        key = token.strip()
-        matches = [i for i, label in enumerate(stripped) if key and label.startswith(key)]
-        if len(matches) == 1:
-            masses[matches[0]] += math.exp(logprob)
-    return masses
-
-
-def first_token_value(candidates: dict[str, float], labels: Sequence[str], target: int) -> tuple[float, bool]:
-    """``(value, floored)``: ``log p(labels[target])`` for one label, else its log-odds against the other labels.
-
-    A label with no candidate gets the floor (the least likely candidate's probability); ``floored`` says so.
-    """
-    masses = label_masses(candidates, labels)
-    absent = masses == 0
-    masses[absent] = math.exp(min(candidates.values()))
-    own = math.log(masses[target])
-    if len(labels) == 1:
-        return own, bool(absent[target])
-    return own - math.log(masses.sum() - masses[target]), bool(absent.any())
-
-
-def check_labels(labels: Sequence[str] | None) -> list[str] | None:
-    """``labels`` as a list of at least two distinct non-empty strings none of which begins another, or None."""
-    if labels is None:
-        return None
-    if isinstance(labels, str) or not all(isinstance(x, str) and x.strip() for x in labels) or len(labels) < 2:
-        raise ValueError(f"labels must be a list of at least two non-empty strings, got {labels!r}")
-    stripped = [x.strip() for x in labels]
-    for i, a in enumerate(stripped):
-        for j, b in enumerate(stripped):
-            if i != j and b.startswith(a):
-                raise ValueError(f"labels {labels[i]!r} and {labels[j]!r}: no label may begin another one")
-    return list(labels)
-
-
-def image_url(image: str | Path) -> str:
-    """An image for a chat message: ``data:`` and ``http(s)`` URLs as they are, a file path as a base64 data URL."""
-    text = str(image)
-    if text.startswith(("data:image/", "http://", "https://")):
-        return text
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ValueError(f"images: {text!r} is neither a data:image/ URL, an http(s) URL nor an image file")
-    mime = mimetypes.guess_type(path.name)[0]
-    if mime is None or not mime.startswith("image/"):
-        raise ValueError(f"images: {text!r} does not have an image file extension (.png, .jpg, ...)")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+        return _field(lambda: top_candidates(response))
 
 
 def _estimate(text: str) -> int:
