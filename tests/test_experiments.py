@@ -111,3 +111,30 @@ def test_rag_on_smollm2_finds_the_answer_sentence():
     # the sentence that states the answer is among the two highest Shapley values
     assert rows["auto"]["precision_shapley"] >= 0.5 and rows["lasso"]["precision_shapley"] >= 0.5
     assert result.extra["per_item"][0]["n_units"] == len(context_of(multihop_qa()[0])[1])
+
+
+def test_vlm_says_why_it_cannot_run():
+    with pytest.raises(ImportError, match="offline image-text model"):
+        run("vlm")
+
+
+def test_data_experiment_names_pairs_and_finds_copies_redundant():
+    result = run("data", True, n_copies=2, budget=300, methods=("proxyspex", "lasso"), n_test_rows=6)
+    rows = {row["method"]: row for row in result.rows}
+    assert rows["lasso"]["pairs_found"] == 0 and rows["proxyspex"]["pairs_found"] > 0
+    assert rows["proxyspex"]["copies_redundant"] >= 1  # a group and its exact copy stand in for each other
+    pairs = result.extra["pairs"]
+    assert pairs and all((p["value"] > 0) == (p["relation"] == "synergy") for p in pairs)
+    assert all("training rows" in p["rows"] for p in pairs)
+
+
+@pytest.mark.slow
+def test_heads_pruning_curve_on_smollm2():
+    result = run("heads", True, settings={"layer 4": (4,)}, pruned={"layer 4": (3,)}, n_explain=2, n_eval=4,
+                 budget=40, methods=("auto", "lasso"))
+    rows = [(row["method"], row["pruned"]) for row in result.rows]
+    assert rows == [("auto", 0), ("auto", 3), ("lasso", 0), ("lasso", 3)]
+    unpruned = [row["mean_logp"] for row in result.rows if row["pruned"] == 0]
+    assert unpruned[0] == pytest.approx(unpruned[1])  # the same model, nothing pruned
+    assert all(len(row["heads_pruned"].split()) == row["pruned"] for row in result.rows)
+    assert all(0.0 <= row["accuracy"] <= 1.0 and row["mean_logp"] < 0 for row in result.rows)
