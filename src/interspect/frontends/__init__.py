@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .data_attribution import DataAttributionValueFunction
     from .heads import AttentionHeadValueFunction
     from .llm import CausalLMScorer, PromptTemplate
-    from .openai_api import OpenAICompletionScorer
+    from .openai_api import OpenAIChatScorer, OpenAICompletionScorer
     from .tabular import TabularValueFunction
     from .text import TextUnits, split_units
     from .vision import ImageValueFunction, TorchImageClassifier, load_efficientnet_lite0
@@ -35,6 +35,7 @@ _EXPORTS = {
     "AttentionHeadValueFunction": "heads",
     "CausalLMScorer": "llm",
     "PromptTemplate": "llm",
+    "OpenAIChatScorer": "openai_api",
     "OpenAICompletionScorer": "openai_api",
     "TabularValueFunction": "tabular",
     "TextUnits": "text",
@@ -51,6 +52,7 @@ __all__ = [
     "DataAttributionValueFunction",
     "HFClassifier",
     "ImageValueFunction",
+    "OpenAIChatScorer",
     "OpenAICompletionScorer",
     "PromptTemplate",
     "TabularValueFunction",
