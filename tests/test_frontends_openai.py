@@ -201,3 +201,14 @@ def test_missing_wrong_key_and_refused_connection_are_clear_errors(server, monke
     monkeypatch.delenv("OPENAI_API_KEY")
     assert main(argv) == 1
     assert "set OPENAI_API_KEY" in capsys.readouterr().err
+
+
+def test_a_pickled_scorer_works_in_a_fresh_process_state(server):
+    import pickle
+
+    scorer = OpenAIChatScorer("fake", requests_per_minute=6000)
+    scorer.set_target("Paris")
+    before = scorer(["a b", "c d"])
+    copy = pickle.loads(pickle.dumps(scorer))  # as a Ray worker receives it: no loop, no client
+    assert copy.transport._loop is None
+    np.testing.assert_array_equal(copy(["a b", "c d"]), before)

@@ -25,6 +25,7 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -196,6 +197,7 @@ class Transport:
         self._filter = SecretFilter([self._api_key, *url_secrets(self.base_url)])
         for name in SCRUBBED_LOGGERS:
             logging.getLogger(name).addFilter(self._filter)
+        weakref.finalize(self, _remove_filter, self._filter)
         self._rng = random.Random(random_state)
         self._buckets = [MinuteBudget(v) if v else None for v in (requests_per_minute, tokens_per_minute)]
         self.stats: Counter[str] = Counter()
@@ -213,9 +215,10 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint!r}, concurrency={self.concurrency}, timeout={self.timeout:g})"
 
-    def __getstate__(self) -> dict[str, Any]:  # pickled for remote workers: no loop, no client
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. for Ray workers, in memory) without the loop and client, with what connecting needs."""
         state = dict(self.__dict__)
-        state.update(_loop=None, _client=None, _start_lock=None)
+        state.update(_loop=None, _client=None, _start_lock=None, _stop_loop=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -229,6 +232,7 @@ class Transport:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="interspect-openai", daemon=True).start()
                 self._loop = loop
+                self._stop_loop = weakref.finalize(self, loop.call_soon_threadsafe, loop.stop)  # when collected
         return self._loop
 
     def run(self, coroutine: Awaitable[T]) -> T:
@@ -343,10 +347,13 @@ class Transport:
             return
         if client is not None:
             asyncio.run_coroutine_threadsafe(client.close(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
+        self._stop_loop()
         self._loop, self._client = None, None
-        for name in SCRUBBED_LOGGERS:
-            logging.getLogger(name).removeFilter(self._filter)
+
+
+def _remove_filter(secret_filter: SecretFilter) -> None:
+    for name in SCRUBBED_LOGGERS:
+        logging.getLogger(name).removeFilter(secret_filter)
 
 
 def retry_after(headers: Any) -> float:
