@@ -16,6 +16,7 @@ Three measurements, each printed as a table:
 Run::
 
     python bench/bench_stress.py                      # 8 processes, 10^6 soak queries, 20 kills
+    python bench/bench_stress.py --store-only         # only the store's speed (e.g. PYTHONPATH=<old tree>)
 """
 
 from __future__ import annotations
@@ -221,18 +222,58 @@ def kills(times: int, folder: Path) -> None:
     )
 
 
+def store_speed(repeats: int = 9) -> None:
+    """CPU seconds (best of ``repeats``) of the engine's de-duplication paths with a free model: a first call of
+    distinct masks, a call with repeats, and 50 incremental calls then one call answered from memory."""
+
+    def zero(masks: np.ndarray) -> np.ndarray:
+        return np.zeros(len(masks))
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.process_time()
+            fn()
+            times.append(time.process_time() - start)
+        return min(times) * 1e3
+
+    rng = np.random.default_rng(0)
+    print(f"\n## Store speed (CPU ms, best of {repeats})\n")
+    print("| n | masks | first call | with repeats | 50 incremental calls + lookup |")
+    print("|---|---|---|---|---|")
+    for n, m in [(40, 200_000), (200, 100_000), (1000, 50_000)]:
+        x = rng.random((m, n)) < 0.5
+        repeated = np.vstack([x[: m // 2], x[: m // 4]])
+        chunks = np.array_split(x, 50)
+
+        def incremental(x=x, n=n, chunks=chunks):
+            engine = QueryEngine(zero, n, batch_size=10**6)
+            for chunk in chunks:
+                engine(chunk)
+            engine(x)
+
+        first = best(lambda x=x, n=n: QueryEngine(zero, n, batch_size=10**6)(x))
+        again = best(lambda r=repeated, n=n: QueryEngine(zero, n, batch_size=10**6)(r))
+        print(f"| {n} | {m:,} | {first:.1f} | {again:.1f} | {best(incremental):.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--soak", type=int, default=1_000_000)
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--store-only", action="store_true", help="only time the store (e.g. against another tree)")
     args = parser.parse_args()
+    if args.store_only:
+        store_speed()
+        return
     warnings.simplefilter("ignore", UserWarning)  # KernelSHAP's low-R² warning at its small budget is expected
     print(f"# Stress ({os.cpu_count()} cores, Python {sys.version.split()[0]}, NumPy {np.__version__})")
     with tempfile.TemporaryDirectory() as folder:
         concurrent(args.processes, Path(folder))
         soak(args.soak)
         kills(args.kills, Path(folder))
+    store_speed()
 
 
 if __name__ == "__main__":
