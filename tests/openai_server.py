@@ -50,6 +50,7 @@ class Faults:
     retry_after: float = 1.0  # seconds sent in Retry-After with a 429
     stall: float = 3.0  # seconds a stalled request sleeps before answering (set it above the client's timeout)
     seed: int = 0
+    fail_after: int | None = None  # from this many requests on, every request gets HTTP 500 (a server that died)
     injected: dict[str, int] = field(default_factory=dict)
 
 
@@ -173,6 +174,8 @@ def make_app(backend: Any, *, latency: float = 0.0, faults: Faults | None = None
             await asyncio.sleep(latency)
         finally:
             app.state.in_flight -= 1
+        if faults.fail_after is not None and len(app.state.requests) > faults.fail_after:
+            return None, JSONResponse({"error": {"message": "server down", "type": "server"}}, 503)
         if faults.rate and rng.random() < faults.rate:
             kind = rng.choice(faults.kinds)
             faults.injected[kind] = faults.injected.get(kind, 0) + 1

@@ -22,6 +22,7 @@ from interspect.cli import main  # noqa: E402
 from interspect.frontends import build_text_value_function  # noqa: E402
 from interspect.frontends.llm import CausalLMScorer, PromptTemplate  # noqa: E402
 from interspect.frontends.openai_api import OpenAIChatScorer, OpenAICompletionScorer  # noqa: E402
+from interspect.query.engine import QueryError  # noqa: E402
 
 TEXT = "Paris is the capital of France. Rome is old. Oslo is cold. Bern is calm. Lima is far."
 CONTEXTS = ["Paris is the capital of France.", "Rome is old. Oslo is cold.", "Paris is big. Lima is far.", ""]
@@ -98,3 +99,21 @@ def test_the_key_and_url_credentials_are_written_nowhere(env, tmp_path, caplog, 
     for secret in (KEY, password, query_key):
         for text in [*written, shown.out, shown.err, logs]:
             assert secret not in text
+
+
+def test_answers_reach_the_cache_batch_by_batch_and_a_rerun_resumes(env, tmp_path):
+    cache = tmp_path / "api.sqlite"
+    faults = Faults(fail_after=20)  # the server dies after 20 requests: in the third batch of 8
+    with OpenAIServer(DeterministicBackend(), faults=faults) as server:
+        env.setenv("OPENAI_BASE_URL", server.url)
+        options = {"labels": ["Paris", "Rome"], "max_retries": 0, "concurrency": 8}
+        vf = build_text_value_function("openai-chat:fake", TEXT, question="Which?", target="Paris", options=options)
+        with pytest.raises(QueryError, match="failed 1 times"):
+            interspect.explain(vf, method="exact", random_state=0, batch_size=8, cache=cache)
+        served = len(server.app.state.requests)
+        faults.fail_after = None  # the server is back
+        resumed = interspect.explain(vf, method="exact", random_state=0, batch_size=8, cache=cache)
+        repeated = len(server.app.state.requests) - served
+        reference = interspect.explain(vf, method="exact", random_state=0, batch_size=8)
+    assert resumed.info["n_evaluated"] == repeated == 32 - 2 * 8  # the two batches answered before the failure
+    np.testing.assert_array_equal(resumed.shapley_values(), reference.shapley_values())
