@@ -156,10 +156,10 @@ def test_importing_frontends_stays_light():
     assert out.stdout.strip() == ""
 
 
-def test_common_prefix_length():
-    from interspect.frontends.llm import _common_prefix_length
+def test_reusable_prefix_length_stops_before_the_shortest_prompts_last_token():
+    from interspect.frontends.llm import reusable_prefix_length
 
-    assert _common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
-    assert _common_prefix_length([[1, 2], [1, 2, 3]]) == 2
-    assert _common_prefix_length([[7, 2], [1, 2]]) == 0
-    assert _common_prefix_length([[], [1]]) == 0
+    assert reusable_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert reusable_prefix_length([[1, 2], [1, 2, 3]]) == 1  # the shorter prompt's last token is recomputed
+    assert reusable_prefix_length([[7, 2], [1, 2]]) == 0
+    assert reusable_prefix_length([[], [1]]) == 0
