@@ -94,6 +94,11 @@ def test_explain_through_ray_equals_local(cluster, tmp_path):
         distributed = isp.explain(remote, method="exact", random_state=0)
     local = isp.explain(game, method="exact", random_state=0)
     assert distributed.fourier.to_dict() == local.fourier.to_dict()
+    options = {"mode": "actors", "num_workers": 2}
+    through_api = isp.explain(game, method="spex", budget=200, random_state=3, backend="ray", backend_options=options)
+    local_spex = isp.explain(game, method="spex", budget=200, random_state=3)
+    assert through_api.fourier.to_dict() == local_spex.fourier.to_dict()
+    assert through_api.n_queries == local_spex.n_queries <= 200
     np.testing.assert_array_equal(distributed.shapley_values(), local.shapley_values())
     assert distributed.metadata.get("model") == "planted" == local.metadata.get("model")
 

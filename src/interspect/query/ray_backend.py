@@ -17,6 +17,7 @@ for setting up a cluster.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,14 @@ def _evaluate_task(digest: str, blob: bytes, masks: np.ndarray) -> np.ndarray:
     return np.asarray(function(masks), dtype=np.float64).reshape(-1)
 
 
+def _release(ray: Any, actors: list[Any], shutdown: bool) -> None:
+    """Stop the actors, and Ray if :func:`distribute` started it (``close()``, or when the wrapper is collected)."""
+    for actor in actors:
+        ray.kill(actor)
+    if shutdown and ray.is_initialized():
+        ray.shutdown()
+
+
 class _Worker:
     """A Ray actor holding one unpickled value function (a model loaded once)."""
 
@@ -68,8 +77,8 @@ class RayValueFunction:
     """A value function whose calls run on Ray workers (built by :func:`distribute`).
 
     Keeps ``n_features``, ``feature_names``, ``fingerprint`` and ``describe()`` of the wrapped function, so
-    caching and reports see the same function. ``close()`` (or leaving a ``with`` block) stops the actors,
-    and the Ray runtime if :func:`distribute` started it.
+    caching and reports see the same function. ``close()`` (or leaving a ``with`` block, or dropping the last
+    reference) stops the actors, and the Ray runtime if :func:`distribute` started it.
     """
 
     def __init__(
@@ -110,13 +119,14 @@ class RayValueFunction:
         self.chunk_size = None if chunk_size is None else int(chunk_size)
         resources = {"num_cpus": float(num_cpus), "num_gpus": float(num_gpus)}
         self._blob = ray.put(blob)
+        self._actors: list[Any] = []
         if self.mode == "actors":
             actor = ray.remote(**resources)(_Worker)
             self._actors = [actor.remote(self._blob) for _ in range(self.num_workers)]
         else:
-            self._actors = []
             self._digest = hashlib.sha256(blob).hexdigest()
             self._task = ray.remote(**resources)(_evaluate_task)
+        self._finalizer = weakref.finalize(self, _release, ray, self._actors, self._started)
 
     def _chunks(self, masks: np.ndarray) -> list[np.ndarray]:
         size = self.chunk_size or -(-len(masks) // self.num_workers)  # default: one chunk per worker
@@ -148,12 +158,8 @@ class RayValueFunction:
 
     def close(self) -> None:
         """Stop the actors; shut Ray down if :func:`distribute` started it."""
-        for actor in self._actors:
-            self._ray.kill(actor)
+        self._finalizer()
         self._actors, self._blob = [], None
-        if self._started and self._ray.is_initialized():
-            self._ray.shutdown()
-        self._started = False
 
     def __enter__(self) -> RayValueFunction:
         return self
