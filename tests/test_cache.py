@@ -112,6 +112,12 @@ def test_a_directory_is_refused(tmp_path):
         QueryEngine(lambda m: m.sum(1), 4, cache=tmp_path, cache_key="k")
 
 
+@pytest.mark.parametrize("name", ["bad\0name.sqlite", "x" * 5000])
+def test_a_junk_path_is_refused_with_the_path(tmp_path, name):
+    with pytest.raises(CacheError, match="cache path"):
+        DiskCache(tmp_path / name, "k")
+
+
 def test_a_path_below_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(CacheError, match=r"file/c\.sqlite.*cannot create its directory"):

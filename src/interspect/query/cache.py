@@ -63,6 +63,12 @@ class DiskCache:
     def _check_path(self) -> None:
         """Refuse paths SQLite cannot use, with the reason (SQLite itself only says "unable to open")."""
         path = self.path
+        try:
+            path.stat()
+        except (FileNotFoundError, NotADirectoryError):  # a new file, or a parent that is a file (below)
+            pass
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links ...
+            raise CacheError(f"cache path {str(path)!r} cannot be used: {exc}") from exc
         if path.is_dir():
             raise CacheError(
                 f"cache path {str(path)!r} is a directory; give a file, e.g. {str(path / 'answers.sqlite')!r}"
