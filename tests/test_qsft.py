@@ -405,3 +405,15 @@ def test_out_of_range_uint8_inputs_are_refused_before_the_model_runs(q, n):
     with pytest.raises(ValueError, match=f"0..{q - 1}"):
         engine.seen(x)
     assert not calls and engine.n_queries == 0
+
+
+def test_a_budget_the_design_cannot_support_is_refused_with_the_minimum():
+    # 1,788 terms in 4^4 = 256 bins per group: peeling collapses (R² ~0.6 before), so the fit is refused
+    n, q = 20, 4
+    truth = planted(n, q, 1500, seed=1)
+    engine = QaryQueryEngine(lambda x: truth.predict(x, real=True), n, q)
+    needed = query_count(n, q, 5, 4)
+    with pytest.raises(ValueError, match=rf"too small for this function.*at least {needed:,} queries \(b = 5\)"):
+        fit_qsft(engine, budget=24_000, random_state=0)
+    fine = fit_qsft(QaryQueryEngine(lambda x: truth.predict(x, real=True), n, q), budget=150_000, random_state=0)
+    assert fine.info["unexplained_above_noise"] < 1e-6

@@ -11,10 +11,13 @@ from ...contracts import FitResult
 from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform, conjugate_partners, unique_rows
 from ..numerics import StandardisedEngine, blas_threads
-from .design import design_queries, offsets, plan_qsft, subsampling_matrices
+from .design import design_queries, offsets, plan_qsft, query_count, subsampling_matrices
 from .peeling import Peeler, bin_transform, solve_normal_equations
 
 PRUNE_REL = 1e-12  # coefficients below this fraction of the largest are numerical zeros
+#: more of the bins' energy than this left unexplained above the noise floor: the design was too small for
+#: the function (peeling collapses once the bins hold several terms each), refused rather than returned
+MAX_UNEXPLAINED_SHARE = 0.2
 
 
 def _symmetric_solve(gram: np.ndarray, rhs: np.ndarray, support: np.ndarray, q: int) -> np.ndarray:
@@ -78,6 +81,14 @@ def fit_qsft(
 
     with blas_threads(n_jobs):
         transform, info = _decode(bins, matrices, offs, q, n, max_order, max_iter, false_alarm)
+    if info["unexplained_above_noise"] > MAX_UNEXPLAINED_SHARE:
+        bigger = query_count(n, q, plan.b + 1, max(plan.n_groups, 3), plan.n_repeats) if plan.b < n else None
+        raise ValueError(
+            f"budget {plan.n_queries if budget is None else budget:,} is too small for this function: with"
+            f" {q}^{plan.b} bins per group the peeling left {info['unexplained_above_noise']:.0%} of the bins'"
+            f" energy (above the noise) unexplained, i.e. more terms than the design can resolve"
+            + (f"; it needs at least {bigger:,} queries (b = {plan.b + 1})" if bigger else "")
+        )
     info = {
         "b": plan.b,
         "n_groups": plan.n_groups,
@@ -98,6 +109,7 @@ def _decode(
     """Peel the bins, refit the found support, drop terms under the noise floor."""
     decode_start = time.perf_counter()
     n_bins = bins.shape[1]
+    total = float(np.sum(np.abs(bins) ** 2))
     peeler = Peeler(bins, matrices, offs, q, alpha=false_alarm)
     found, _, iterations = peeler.run(max_order=max_order, max_iter=max_iter)
     support = unique_rows(np.concatenate([np.zeros((1, n), dtype=np.int64), found, (-found) % q]))[0]
@@ -112,11 +124,13 @@ def _decode(
         support, coefs = support[keep], coefs[keep]
         if refit:  # the kept terms' sub-system of the same normal equations
             coefs = _symmetric_solve(gram[np.ix_(keep, keep)], rhs[keep], support, q)
+    noise_share = peeler.noise * bins.size / total if total > 0 else 0.0  # what noise alone leaves in the bins
     info = {
         "peeling_iterations": iterations,
         "n_peeled": len(found),
         "n_terms": len(support),
         "unexplained_bin_energy": peeler.residual_energy(),
+        "unexplained_above_noise": max(peeler.residual_energy() - noise_share, 0.0),
         "noise_sd_estimate": float(np.sqrt(peeler.noise * n_bins)),
         "decode_s": time.perf_counter() - decode_start,
     }
