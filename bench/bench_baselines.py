@@ -137,7 +137,9 @@ class Timed:
 def shapley_interspect(f, n: int, budget: int, seed: int) -> np.ndarray:
     import interspect as isp
 
-    expl = isp.explain(f, n_features=n, method="kernelshap", budget=budget, random_state=seed, progress=False)
+    expl = isp.explain(
+        f, n_features=n, method="kernelshap", budget=budget, random_state=seed, progress=False, n_jobs=1
+    )
     return expl.shapley_values()
 
 
@@ -161,7 +163,7 @@ def fbii_interspect(f, n: int, budget: int, seed: int) -> np.ndarray:
 
     expl = isp.explain(
         f, n_features=n, method="faith_banzhaf", budget=budget, max_order=FB_ORDER, random_state=seed,
-        progress=False, holdout=0,
+        progress=False, holdout=0, n_jobs=1,
     )  # fmt: skip
     return as_vector(expl.interactions(index="fbii", order=FB_ORDER).to_dict(), n)
 
