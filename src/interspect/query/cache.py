@@ -49,7 +49,7 @@ class DiskCache:
         self._check_path()
         try:
             self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise self._error(exc) from exc
         try:
             self._prepare()
@@ -64,25 +64,26 @@ class DiskCache:
         """Refuse paths SQLite cannot use, with the reason (SQLite itself only says "unable to open")."""
         path = self.path
         try:
-            path.stat()
-        except (FileNotFoundError, NotADirectoryError):  # a new file, or a parent that is a file (below)
-            pass
+            if path.is_dir():
+                raise CacheError(
+                    f"cache path {str(path)!r} is a directory; give a file, e.g. {str(path / 'answers.sqlite')!r}"
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheError(
+                    f"cache path {str(path)!r}: cannot create its directory ({exc.strerror or exc})"
+                ) from exc
+            if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+                raise CacheError(f"cache path {str(path)!r} is not readable and writable")
+            if not os.access(path.parent, os.W_OK | os.X_OK):  # SQLite writes its log next to the file
+                raise CacheError(f"cache path {str(path)!r}: its directory is not writable")
         except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links ...
+            if isinstance(exc, CacheError):
+                raise
             raise CacheError(f"cache path {str(path)!r} cannot be used: {exc}") from exc
-        if path.is_dir():
-            raise CacheError(
-                f"cache path {str(path)!r} is a directory; give a file, e.g. {str(path / 'answers.sqlite')!r}"
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheError(f"cache path {str(path)!r}: cannot create its directory ({exc.strerror or exc})") from exc
-        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-            raise CacheError(f"cache path {str(path)!r} is not readable and writable")
-        if not os.access(path.parent, os.W_OK | os.X_OK):  # SQLite writes its log next to the file
-            raise CacheError(f"cache path {str(path)!r}: its directory is not writable")
 
-    def _error(self, exc: sqlite3.Error) -> CacheError:
+    def _error(self, exc: sqlite3.Error | ValueError) -> CacheError:
         reason = str(exc)
         if "locked" in reason or "busy" in reason:
             reason += f" (another process held it for more than {_BUSY_TIMEOUT_S:g} s)"
