@@ -62,7 +62,7 @@ def test_completions_scores_the_target_and_spreads_prompts_over_concurrent_reque
     expected = [expected_echo(template.fill(c) + " in Paris", " in Paris") for c in contexts]
     np.testing.assert_allclose(values, expected, rtol=0, atol=1e-12)
     echo = [r for r in server.app.state.requests if r.get("echo")]
-    assert [len(r["prompt"]) for r in echo] == [3, 3, 3, 1]  # ceil(10 / 4) prompts per request
+    assert sorted(len(r["prompt"]) for r in echo) == [1, 3, 3, 3]  # ceil(10 / 4) prompts per request, concurrently
     assert scorer.report()["prompt_tokens"] > 0 and scorer.report()["requests"] == 4
 
 
