@@ -273,10 +273,10 @@ class StandardisedEngine:
     … ``1e300``), so thresholds, penalties and LightGBM's float32 histograms behave the same at any scale.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, q: int = 2) -> None:
         self._engine = engine
         self.n_features = engine.n_features
-        self.q = getattr(engine, "q", 2)  # the q-ary engine's alphabet (binary engines have no attribute)
+        self.q = q  # the alphabet of a q-ary engine (2: 0/1 masks)
         self.offset = 0.0
         self.magnitude = 1.0  # largest |f| of the first batch
         self.spread = 1.0  # standard deviation of the first batch in units of ``magnitude``

@@ -67,7 +67,7 @@ def fit_qsft(
         raise ValueError(f"max_order must be at least 1, got {max_order}")
     if not 0 < false_alarm < 1:
         raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm}")
-    engine = StandardisedEngine(engine)
+    engine = StandardisedEngine(engine, engine.q)
     n, q = engine.n_features, engine.q
     rng = np.random.default_rng(random_state)
     plan = plan_qsft(n, q, budget, sparsity=sparsity, noise_robust=noise_robust, n_repeats=n_repeats, n_groups=n_groups)
