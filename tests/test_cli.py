@@ -335,3 +335,14 @@ def test_llm_run_prints_no_transformers_deprecation_warning(tmp_path):
     assert result.returncode == 0, result.stderr
     assert Explanation.from_json(tmp_path / "e.json").n_queries == 4
     assert "deprecated" not in result.stderr and "FutureWarning" not in result.stderr
+
+
+def test_report_subcommand_renders_qary_explanations(tmp_path, capsys):
+    from test_report import qary_explanation
+
+    path, html, png = tmp_path / "q.json", tmp_path / "q.html", tmp_path / "q.png"
+    path.write_text(qary_explanation().to_json())
+    code, out, err = run_main(capsys, "report", str(path), "--html", str(html), "--png", str(png))
+    assert code == 0 and err == ""
+    assert "features = frequency digit" in out and "[0] colour=1" in out
+    assert "Importance of each feature" in html.read_text() and matplotlib.image.imread(png).shape[0] > 100
