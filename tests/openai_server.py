@@ -157,6 +157,7 @@ def make_app(backend: Any, *, latency: float = 0.0, faults: Faults | None = None
     rng = random.Random(faults.seed)
     app.state.requests, app.state.urls, app.state.faults = [], [], faults
     app.state.in_flight = app.state.max_in_flight = 0
+    app.state.latency = latency  # seconds each request waits (may be changed while the server runs)
 
     async def gate(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         """The request body, or the error response to send instead (bad key, or an injected fault)."""
@@ -171,7 +172,7 @@ def make_app(backend: Any, *, latency: float = 0.0, faults: Faults | None = None
         app.state.in_flight += 1
         app.state.max_in_flight = max(app.state.max_in_flight, app.state.in_flight)
         try:
-            await asyncio.sleep(latency)
+            await asyncio.sleep(app.state.latency)
         finally:
             app.state.in_flight -= 1
         if faults.fail_after is not None and len(app.state.requests) > faults.fail_after:

@@ -67,9 +67,10 @@ def test_completions_scores_the_target_and_spreads_prompts_over_concurrent_reque
 
 
 def test_concurrency_bounds_the_requests_in_flight(server):
+    server.app.state.latency = 0.3  # long enough for every slot to fill even on a busy machine
     scorer = OpenAIChatScorer("fake", concurrency=3)
     scorer.set_target("Paris")
-    scorer([f"word{i}" for i in range(24)])
+    scorer([f"word{i}" for i in range(12)])
     assert server.app.state.max_in_flight == 3
 
 
