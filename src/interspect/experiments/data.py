@@ -118,7 +118,8 @@ def run(
         ),
     ]
     columns = ["method", "picked", "queries", "r2", "pairs_found", "copies_redundant", "copies_in_top", "n_copies"]
-    return ExperimentResult("data", config, rows, columns, notes, {"pairs": pairs}, timer.seconds)
+    plot = {"x": "method", "y": ["r2", "copies_redundant"], "group": "method"}
+    return ExperimentResult("data", config, rows, columns, notes, {"pairs": pairs, "plot": plot}, timer.seconds)
 
 
 def _rows_of(groups: dict[str, list[int]], name: str) -> str:

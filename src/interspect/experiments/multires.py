@@ -105,4 +105,5 @@ def run(
     columns = ["id", "answer", "approach", "queries", "levels", "top_words", "answer_in_top"]
     notes = [f"method {config['method']}; top {TOP_WORDS} words by Shapley value; refinement levels' budgets "
              f"{config['level_budgets']}"]
-    return ExperimentResult("multires", config, rows, columns, notes, {}, timer.seconds)
+    plot = {"x": "approach", "y": ["queries"], "group": "id"}
+    return ExperimentResult("multires", config, rows, columns, notes, {"plot": plot}, timer.seconds)
