@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import interspect as isp  # noqa: E402
-from interspect.frontends import build_text_value_function, offline  # noqa: E402
+from interspect.frontends import build_text_value_function, digests, offline  # noqa: E402
 
 TEXT = "The tower is tall and old."
 
@@ -121,20 +121,20 @@ def test_file_digests_are_computed_once_per_path_size_and_mtime(tmp_path, monkey
     reads = []
     real = hashlib.file_digest
     monkeypatch.setattr(hashlib, "file_digest", lambda f, d: reads.append(f.name) or real(f, d))
-    monkeypatch.setattr(offline, "_DIGESTS", {})
+    monkeypatch.setattr(digests, "_DIGESTS", {})
     n_files = len([p for p in model_dir.iterdir() if p.is_file()])
 
-    digest = offline.model_files_digest(model_dir, store)
+    digest = digests.model_files_digest(model_dir, store)
     assert len(reads) == n_files
-    assert offline.model_files_digest(model_dir, store) == digest and len(reads) == n_files  # memoised
-    monkeypatch.setattr(offline, "_DIGESTS", {})  # a new process: the digests come from the cache directory
-    assert offline.model_files_digest(model_dir, store) == digest and len(reads) == n_files
+    assert digests.model_files_digest(model_dir, store) == digest and len(reads) == n_files  # memoised
+    monkeypatch.setattr(digests, "_DIGESTS", {})  # a new process: the digests come from the cache directory
+    assert digests.model_files_digest(model_dir, store) == digest and len(reads) == n_files
 
     config = model_dir / "config.json"
     stat = config.stat()
     os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, same contents
-    assert offline.model_files_digest(model_dir, store) == digest and len(reads) == n_files + 1
+    assert digests.model_files_digest(model_dir, store) == digest and len(reads) == n_files + 1
     config.write_text(config.read_text().replace('"no"', '"NO"'))  # same size, other contents
-    assert offline.model_files_digest(model_dir, store) != digest
+    assert digests.model_files_digest(model_dir, store) != digest
     with pytest.raises(ValueError, match="holds no model files"):
-        offline.model_files_digest(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None, store)
+        digests.model_files_digest(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None, store)

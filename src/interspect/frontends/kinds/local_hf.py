@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..base import TextValueFunction
 from ..build import check_options, classifier_value_function, llm_value_function, prompt_template
-from ..offline import DEVICE_OPTIONS, configure_torch, model_files_digest, resolve_device
+from ..digests import model_files_digest
+from ..offline import DEVICE_OPTIONS, configure_torch, resolve_device
 from ..registry import ModelRequest
 
 

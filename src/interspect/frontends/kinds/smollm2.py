@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..base import TextValueFunction
 from ..build import check_options, llm_value_function, prompt_template
+from ..digests import model_files_digest
 from ..llm import CausalLMScorer
-from ..offline import DEVICE_OPTIONS, load_smollm2, model_files_digest, smollm2_directory
+from ..offline import DEVICE_OPTIONS, load_smollm2, smollm2_directory
 from ..registry import ModelRequest
 
 MODEL_ID = "smollm2-135m-instruct"
