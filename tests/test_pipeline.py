@@ -178,3 +178,20 @@ def test_intervals_cover_the_truth_and_noise_only_terms_cross_zero():
     assert top[(1, 2)].low <= 0.6 <= top[(1, 2)].high
     noise_terms = [t for s, t in top.items() if s not in ((0,), (1, 2))]
     assert noise_terms and sum(not t.significant for t in noise_terms) >= 0.8 * len(noise_terms)
+
+
+def test_value_function_suggests_its_batch_size():
+    sizes = []
+
+    class Batched(Counting):
+        batch_size = 7
+
+        def __call__(self, masks):
+            sizes.append(len(masks))
+            return super().__call__(masks)
+
+    isp.explain(Batched(PLANTED), method="lasso", budget=60, random_state=0)
+    assert max(sizes) <= 7 and sum(sizes) == 60
+    sizes.clear()
+    isp.explain(Batched(PLANTED), method="lasso", budget=60, random_state=0, batch_size=30)
+    assert max(sizes) == 30

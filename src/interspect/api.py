@@ -35,11 +35,13 @@ EXPLAIN_RULES = {
     "feature_names": Names(),
     "holdout": IntOr(Int(minimum=0), ("auto",)),
     "target_r2": Real(0.0, 1.0),
-    "batch_size": Int(minimum=1),
+    "batch_size": Int(minimum=1, optional=True),
     "progress": Flag(optional=True),
     "backend": Choice(("local", "ray")),
     "n_jobs": Int(minimum=1, optional=True),
 }
+#: masks per model call when neither the caller nor the value function chooses
+DEFAULT_BATCH_SIZE = 256
 #: the most inputs enumerated to measure faithfulness exactly (all 2^n masks / q^n inputs answered)
 MAX_EXACT_INPUTS = 1 << 20
 #: coefficient intervals are computed when the answered masks fit in this many cells (64 MB of booleans)
@@ -58,7 +60,7 @@ def explain(
     feature_names: list[str] | None = None,
     holdout: int | str = "auto",
     target_r2: float = 0.9,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     cache: str | Path | None = None,
     cache_key: str | None = None,
     progress: bool | None = None,
@@ -94,7 +96,10 @@ def explain(
         none when the method cross-validates (ProxySPEX below 1,000 queries) or sees every mask.
     target_r2 : float
         Held-out R² at which a growing budget stops.
-    cache, cache_key, batch_size, progress
+    batch_size : int, optional
+        Masks per model call, each batch written to ``cache`` as it returns (default: the value function's
+        ``batch_size`` if it has one, else 256).
+    cache, cache_key, progress
         Passed to the query engine (``cache`` is an SQLite file; an interrupted run resumes from it).
     backend, backend_options
         ``"ray"`` evaluates batches on a Ray cluster (``pip install interspect[ray]``).
@@ -210,7 +215,8 @@ def _engine(
         from .query.ray_backend import distribute
 
         value_function = distribute(value_function, **(backend_options or {}))
-    options = {"batch_size": p["batch_size"], "cache": cache, "cache_key": cache_key, "progress": p["progress"]}
+    batch_size = p["batch_size"] or getattr(value_function, "batch_size", None) or DEFAULT_BATCH_SIZE
+    options = {"batch_size": batch_size, "cache": cache, "cache_key": cache_key, "progress": p["progress"]}
     if q is not None:
         return QaryQueryEngine(value_function, n, q, **options)
     return QueryEngine(value_function, n, **options)

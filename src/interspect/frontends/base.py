@@ -112,6 +112,12 @@ class TextValueFunction:
     def text(self) -> str:
         return self.text_units.text
 
+    @property
+    def batch_size(self) -> int | None:
+        """Masks per model call that suits the scorer (an API scorer's requests in flight), if it says."""
+        size = getattr(self.scorer, "engine_batch_size", None) or getattr(self.scorer, "batch_size", None)
+        return size if isinstance(size, int) else None
+
     def render(self, masks: np.ndarray | Sequence[bool]) -> str | list[str]:
         """The model input text(s) for ``masks`` under this function's masking."""
         return self.text_units.render(masks, self.masking, self.filler)

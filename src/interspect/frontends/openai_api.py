@@ -61,6 +61,11 @@ class _APIScorer:
     def prompt(self, context: str) -> str:
         return self.template.fill(context)
 
+    @property
+    def engine_batch_size(self) -> int:
+        """Masks per engine call: one per request in flight, so each answer is cached as its request returns."""
+        return self.transport.concurrency
+
     def settings(self) -> dict[str, Any]:
         """What, besides the model name, endpoint and texts, determines the values (for cache keys)."""
         return {"scorer": f"openai-{self.kind}-v{SCORER_VERSION}", "endpoint": self.transport.endpoint}
