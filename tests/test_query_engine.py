@@ -224,11 +224,14 @@ def test_time_limit_must_be_positive(bad):
         QueryEngine(lambda m: m.sum(1), 4, time_limit=bad)
 
 
-def test_the_qary_engine_takes_the_same_time_limit():
+def test_the_qary_engine_takes_the_same_time_limit(monkeypatch):
+    import interspect.query.engine as engine_module
     from interspect.query import QaryQueryEngine
 
-    engine = QaryQueryEngine(lambda x: x.sum(axis=1) * 1.0, 4, 3, time_limit=1e-9)
-    assert engine.time_limit == 1e-9
-    with pytest.raises(QueryError, match="time_limit"):  # already past it: no batch is sent
+    clock = FakeClock()
+    monkeypatch.setattr(engine_module.time, "monotonic", clock)
+    engine = QaryQueryEngine(lambda x: x.sum(axis=1) * 1.0, 4, 3, time_limit=5.0)
+    clock.now = 6.0
+    with pytest.raises(QueryError, match="time_limit=5s"):  # already past it: no batch is sent
         engine(np.zeros((2, 4), dtype=np.uint8))
     assert engine.n_evaluated == 0
