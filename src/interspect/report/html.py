@@ -42,16 +42,14 @@ from .notes import (
     relation,
     trust_warnings,
 )
-from .table import format_interval, format_value, method_label, shorten, strongest, unit_texts
+from .stats import cost_rows
+from .table import format_interval, format_value, shorten, strongest, unit_texts
 
 __all__ = ["NEGATIVE_RGB", "POSITIVE_RGB", "first_order_attributions", "render_html", "unit_colors", "write_html"]
 
 _ATTRIBUTIONS = ("shapley", "banzhaf", "mobius")
 #: units listed with their attribution bars; the rest are summarised in one line
 MAX_BARS = 30
-#: metadata / request keys with their own place in the report (not repeated in the details table)
-_SHOWN_ELSEWHERE = {"text", "units", "spans", "question", "target", "answer", "feature_names", "request"}
-_SHOWN_ELSEWHERE |= {"method", "budget", "max_order", "holdout"}
 
 _SCRIPT = """
 document.body.classList.add("interactive");
@@ -309,58 +307,6 @@ def _qary_sections(explanation: Any, texts: list[str], k: int) -> str:
 <div class="read" id="legend"><p>{QARY_WORDS}</p><p>{r2_words()}</p></div>"""
 
 
-def _seconds(value: Any) -> str:
-    return "n/a" if value is None else f"{float(value):.2f} s"
-
-
-def _terms_text(explanation: Any, max_order: Any) -> str:
-    surrogate = explanation.transform if getattr(explanation, "is_qary", False) else explanation.fourier
-    degrees = surrogate.degrees[surrogate.degrees > 0]
-    found = f"orders 1 to {int(degrees.max())}" if degrees.size else "constant only"
-    asked = "" if max_order is None else f"; max_order {max_order} requested"
-    return f"{len(surrogate)} ({found}{asked})"
-
-
-def _stats(explanation: Any) -> list[tuple[str, str]]:
-    info, meta = explanation.info, explanation.metadata
-    request = meta.get("request") or {}
-    faith = explanation.faithfulness
-    if faith.r2 is None:
-        r2_text = "not measured"
-    elif faith.kind == "exact":
-        r2_text = f"{faith.r2:.3f} (exact: every one of the {faith.n_masks} masks)"
-    else:
-        r2_text = f"{faith.r2:.3f} ({faith.kind}, {faith.n_masks} masks)"
-    budget = request.get("budget", info.get("budget"))
-    growth = info.get("budget_growth") or {}
-    if budget is None and growth.get("stopped"):
-        budget_text = f"grown in {len(growth.get('rounds', []))} rounds: {growth['stopped']}"
-    else:
-        budget_text = "method default" if budget is None else str(budget)
-    held = explanation.n_heldout_queries
-    queries = str(explanation.n_queries)
-    if held and faith.kind != "exact":
-        queries += f" ({explanation.n_fit_queries} fitted + {held} held out for R²)"
-    timing = explanation.timing
-    rows = [
-        ("method", method_label(explanation, reason=True)),
-        ("budget", budget_text),
-        ("model queries", queries),
-        ("faithfulness R²", r2_text),
-        (
-            "time",
-            f"model {_seconds(timing.get('model_s'))}, algorithm {_seconds(timing.get('algorithm_s'))},"
-            f" total {_seconds(timing.get('total_s'))}",
-        ),
-        ("units (features)", str(explanation.n_features)),
-        ("surrogate terms", _terms_text(explanation, request.get("max_order", info.get("max_order")))),
-    ]
-    for key, value in {**request, **meta}.items():
-        if key not in _SHOWN_ELSEWHERE and isinstance(value, str | int | float | bool):
-            rows.append((str(key), str(value)))
-    return rows
-
-
 def render_html(
     explanation: Any,
     *,
@@ -421,7 +367,7 @@ def render_html(
             f'<p><span class="label">Surrogate output</span>all units kept {full:.4g}, all removed {empty:.4g}</p>'
         )
         body = _binary_sections(explanation, texts, attribution, interaction_index, k, layout, text)
-    stats = "".join(f"<tr><td>{escape(a)}</td><td>{escape(b)}</td></tr>" for a, b in _stats(explanation))
+    stats = "".join(f"<tr><td>{escape(a)}</td><td>{escape(b)}</td></tr>" for a, b in cost_rows(explanation))
     script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'"
     heading = escape(title or f"interspect: {meta.get('model', 'model')} explained")
