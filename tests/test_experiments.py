@@ -138,3 +138,14 @@ def test_heads_pruning_curve_on_smollm2():
     assert unpruned[0] == pytest.approx(unpruned[1])  # the same model, nothing pruned
     assert all(len(row["heads_pruned"].split()) == row["pruned"] for row in result.rows)
     assert all(0.0 <= row["accuracy"] <= 1.0 and row["mean_logp"] < 0 for row in result.rows)
+
+
+@pytest.mark.slow
+def test_multires_accounts_for_every_query():
+    result = run("multires", True, level_budgets=(8, 8, 8), word_budgets=(1.0,))
+    refined, words = result.rows
+    levels = [int(part) for part in refined["levels"].split(" + ")]
+    assert levels[0] == 8 and refined["queries"] == sum(levels) <= 24  # three documents: all 2^3 masks
+    assert words["queries"] == refined["queries"] and words["levels"].endswith("words")
+    text = context_of(multihop_qa()[0])[0]
+    assert all(word in text for row in result.rows for word in row["top_words"].split(", "))

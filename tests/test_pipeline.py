@@ -195,3 +195,14 @@ def test_value_function_suggests_its_batch_size():
     sizes.clear()
     isp.explain(Batched(PLANTED), method="lasso", budget=60, random_state=0, batch_size=30)
     assert max(sizes) == 30
+
+
+def test_time_limit_stops_a_slow_run_with_a_clear_error():
+    import time
+
+    def slow(masks):
+        time.sleep(0.02)
+        return masks.sum(axis=1).astype(float)
+
+    with pytest.raises(isp.QueryError, match="time"):
+        isp.explain(slow, 30, method="lasso", budget=400, batch_size=4, time_limit=0.2, random_state=0)

@@ -39,6 +39,7 @@ EXPLAIN_RULES = {
     "progress": Flag(optional=True),
     "backend": Choice(("local", "ray")),
     "n_jobs": Int(minimum=1, optional=True),
+    "time_limit": Real(minimum=0.0, maximum=1e9, optional=True),
 }
 #: masks per model call when neither the caller nor the value function chooses
 DEFAULT_BATCH_SIZE = 256
@@ -68,6 +69,7 @@ def explain(
     backend: str = "local",
     backend_options: dict[str, Any] | None = None,
     n_jobs: int | None = None,
+    time_limit: float | None = None,
     **method_options_: Any,
 ) -> Explanation | QaryExplanation:
     """Explain ``value_function`` with a sparse Fourier surrogate; see README.md for a tour.
@@ -105,6 +107,9 @@ def explain(
         ``"ray"`` evaluates batches on a Ray cluster (``pip install interspect[ray]``).
     n_jobs : int, optional
         Threads for BLAS and LightGBM (default: the libraries' own defaults).
+    time_limit : float, optional
+        Seconds after which the next model call stops the run with a ``QueryError`` (answers so far stay in
+        ``cache``).
     method_options
         Options of the method (its ``fit_*`` keyword arguments); unknown names raise ``ValueError``.
     """
@@ -216,7 +221,13 @@ def _engine(
 
         value_function = distribute(value_function, **(backend_options or {}))
     batch_size = p["batch_size"] or getattr(value_function, "batch_size", None) or DEFAULT_BATCH_SIZE
-    options = {"batch_size": batch_size, "cache": cache, "cache_key": cache_key, "progress": p["progress"]}
+    options = {
+        "batch_size": batch_size,
+        "cache": cache,
+        "cache_key": cache_key,
+        "progress": p["progress"],
+        "time_limit": p["time_limit"],
+    }
     if q is not None:
         return QaryQueryEngine(value_function, n, q, **options)
     return QueryEngine(value_function, n, **options)
