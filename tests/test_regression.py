@@ -13,12 +13,11 @@ from shapiq import ExactComputer
 
 import interspect as isp
 from interspect import QueryEngine, SparseTransform
+from interspect.algorithms.kernelshap import fit_kernelshap, kernel_design
 from interspect.algorithms.regression import (
     MAX_FAITH_BANZHAF_TERMS,
     fit_faith_banzhaf,
-    fit_kernelshap,
     fit_lasso,
-    kernel_design,
 )
 from interspect.evaluation.faithfulness import r2_dense
 from interspect.indices import interaction_values, shapley_values

@@ -16,7 +16,7 @@ METHODS: dict[str, str] = {
     "exact": "exact:fit_exact",
     "lasso": "regression:fit_lasso",
     "faith_banzhaf": "regression:fit_faith_banzhaf",
-    "kernelshap": "regression:fit_kernelshap",
+    "kernelshap": "kernelshap:fit_kernelshap",
     "spex": "spex.spex:fit_spex",
     "proxyspex": "proxyspex:fit_proxyspex",
     "qsft": "qsft.binary:fit_qsft_binary",
