@@ -147,9 +147,8 @@ def test_hooks_are_removed_after_a_call_and_after_an_error(smollm2, vf):
     assert n_hooks(model) == 0
     np.testing.assert_allclose(unhooked_logprob(vf), full, atol=1e-4)
     # a batch of masks whose size does not match the model's batch fails inside the hook, which is removed
-    with pytest.raises(ValueError, match="head masks for a batch"):
-        with vf.head_masks(np.ones((2, 18), dtype=bool)):
-            model(input_ids=torch.tensor([vf.prompt_ids] * 3), use_cache=False, logits_to_keep=1)
+    with pytest.raises(ValueError, match="head masks for a batch"), vf.head_masks(np.ones((2, 18), dtype=bool)):
+        model(input_ids=torch.tensor([vf.prompt_ids] * 3), use_cache=False, logits_to_keep=1)
     assert n_hooks(model) == 0
 
 

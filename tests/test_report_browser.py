@@ -89,7 +89,7 @@ def test_screenshot_shows_the_text_shaded_in_order(chromium, report):
     # every unit is shaded with its own colour, and the shaded boxes come in reading order (line, then x)
     lines = sorted({top for top, _ in boxes})
     assert sorted(range(6), key=lambda i: (boxes[i][0], boxes[i][1])) == list(range(6)), boxes
-    assert 300 < lines[0] and len(lines) <= 3  # below the header and legend, on at most three lines
+    assert lines[0] > 300 and len(lines) <= 3  # below the header and legend, on at most three lines
     # full red for the most positive unit, full blue for the most negative: both clearly visible
     for rgb in colors[:2]:
         assert np.all(np.abs(image[..., :3] * 255 - rgb) <= 2.5, axis=-1).sum() > 400

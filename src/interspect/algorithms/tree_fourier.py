@@ -92,8 +92,8 @@ def _edge_codes(trees: list[TreeArrays]) -> tuple[np.ndarray, ...]:
 
     default_left = (dtype & _DEFAULT_LEFT) != 0
     zero_missing = ((dtype >> 2) & 3) == _MISSING_ZERO
-    left0 = np.where(zero_missing, default_left, 0.0 <= threshold)  # x_i = 0 goes left?
-    left1 = 1.0 <= threshold  # x_i = 1 goes left?
+    left0 = np.where(zero_missing, default_left, threshold >= 0.0)  # x_i = 0 goes left?
+    left1 = threshold >= 1.0  # x_i = 1 goes left?
 
     total_int, total_leaf = int(n_int.sum()), int(n_leaf.sum())
     # global ids: internal nodes 0..total_int-1, leaves total_int..total_int+total_leaf-1

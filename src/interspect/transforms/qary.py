@@ -47,9 +47,11 @@ def check_inputs(x: np.ndarray, n_features: int, q: int, what: str = "inputs") -
         raise ValueError(f"{what} must have shape (m, {n_features}), got {arr.shape}")
     if arr.dtype == bool:
         arr = arr.astype(np.int64)
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError(f"{what} must be integers in 0..{q - 1}")
+    integral = np.issubdtype(arr.dtype, np.integer) or (
+        np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and not np.any(arr != np.round(arr))
+    )
+    if not integral:
+        raise ValueError(f"{what} must be integers in 0..{q - 1}")
     arr = arr.astype(np.int64, copy=False)
     if arr.size and (arr.min() < 0 or arr.max() >= q):
         raise ValueError(f"{what} must lie in 0..{q - 1}; found values in {arr.min()}..{arr.max()}")
