@@ -184,11 +184,9 @@ def explain_qary(
     **kwargs: Any,
 ) -> QaryExplanation:
     """:func:`explain` for q-ary inputs (``q`` from the argument or ``value_function.q``), by q-SFT."""
-    q = q if q is not None else getattr(value_function, "q", None)
-    if q is None and not isinstance(value_function, QaryQueryEngine):
+    q = q if q is not None else getattr(value_function, "q", None)  # a q-ary engine or function may say
+    if q is None:
         raise ValueError("q is required: the number of values each feature takes")
-    if isinstance(value_function, QaryQueryEngine):
-        q = value_function.q if q is None else q
     kwargs.setdefault("method", "qsft")
     result = explain(value_function, n_features, q=q, **kwargs)
     assert isinstance(result, QaryExplanation)
@@ -206,7 +204,7 @@ def _engine(
             raise ValueError(f"backend={p['backend']!r} needs a value function, not a QueryEngine")
         if p["n_features"] is not None and p["n_features"] != value_function.n_features:
             raise ValueError(f"n_features={p['n_features']} does not match the engine's {value_function.n_features}")
-        engine_q = getattr(value_function, "q", None)
+        engine_q = value_function.q if isinstance(value_function, QaryQueryEngine) else None
         if q is not None and q != engine_q:
             raise ValueError(f"q={q} does not match the engine's q={engine_q}")
         return value_function
