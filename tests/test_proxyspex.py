@@ -181,7 +181,7 @@ def test_small_budgets_lean_on_the_singleton_ridge_when_cv_prefers_it():
     singles = SparseTransform(np.arange(-1, n)[:, None], ridge(design, y, info["singleton_alpha"]), n)
     ridge_part = np.array([weights["singletons"] * singles.get((i,)) for i in range(n)])
     others = np.array([fourier.get((i,)) for i in range(n)]) - ridge_part  # other weights x their fits' (|c| < 3)
-    assert np.max(np.abs(others)) < 3 * (weights["pipeline"] + weights["pairs"])
+    assert np.max(np.abs(others)) <= 3 * (1.0 - weights["singletons"])
     assert exact_r2(truth, fourier) > 0.9
 
 
@@ -241,7 +241,7 @@ def test_small_budgets_are_never_worse_than_the_singleton_ridge(n, m, hierarchic
     runs = [fit_from_queries(x, y, max_order=4, random_state=3) for _ in range(2)]
     assert runs[0].fourier.to_dict() == runs[1].fourier.to_dict()  # reproducible, CV folds included
     fourier, info = runs[0].fourier, runs[0].info
-    assert set(info["cv_scores"]) == {"pipeline", "singletons", "pairs", "blend"}
+    assert set(info["cv_scores"]) - {"lasso"} == {"pipeline", "singletons", "pairs", "blend"}
     assert runs[0].faithfulness.r2 == info["cv_scores"]["blend"] <= 1.0
     # on all 2^n masks (exact, by Parseval) at least as good as ridge on every singleton with a CV-chosen strength
     design = parity_design(x, with_intercept(np.arange(n)[:, None]))

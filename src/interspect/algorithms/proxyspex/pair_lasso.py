@@ -22,10 +22,10 @@ LASSO_GRID = np.geomspace(1.0, 1e-2, 10)  # lasso strengths relative to the smal
 MAX_TOP = 24  # at most the pairs of this many features (276): beyond a few hundred rows the trees find the pairs
 
 
-def strongest_pairs(coefs: np.ndarray, m: int) -> np.ndarray:
-    """``(P, 2)`` pairs of the ``min(ceil(sqrt(3 m)), MAX_TOP)`` features with the largest ``|coefs|`` (ascending
+def strongest_pairs(coefs: np.ndarray, m: int, max_top: int = MAX_TOP) -> np.ndarray:
+    """``(P, 2)`` pairs of the ``min(ceil(sqrt(3 m)), max_top)`` features with the largest ``|coefs|`` (ascending
     in each row)."""
-    k = int(min(len(coefs), np.ceil(np.sqrt(3 * m)), MAX_TOP))
+    k = int(min(len(coefs), np.ceil(np.sqrt(3 * m)), max_top))
     top = np.sort(np.argsort(-np.abs(coefs), kind="stable")[:k])
     a, b = np.triu_indices(k, k=1)
     return np.stack([top[a], top[b]], axis=1)
@@ -72,8 +72,11 @@ def fit_pair_lasso(
     ranking: np.ndarray,
     folds: np.ndarray,
     rank_fit: Callable[[np.ndarray], np.ndarray],
+    max_top: int = MAX_TOP,
 ) -> tuple[SparseTransform, np.ndarray]:
     """The fit on all rows and its out-of-fold predictions ``(m,)``.
+
+    ``max_top = 0`` fits the singletons alone: the sparse additive model (most words of a text do not matter).
 
     ``signs`` ``(m, n)`` holds ``(-1)^{x_i}``; ``ranking`` are the singleton coefficients fitted on all rows, and
     ``rank_fit(rows)`` refits them on a training part. The lasso strength (relative to the smallest one that
@@ -83,12 +86,12 @@ def fit_pair_lasso(
     oof = np.zeros((2 * len(LASSO_GRID), m))
     for f in range(int(folds.max()) + 1):
         tr, val = folds != f, folds == f
-        pairs = strongest_pairs(rank_fit(tr), int(tr.sum()))
+        pairs = strongest_pairs(rank_fit(tr), int(tr.sum()), max_top)
         coefs, mu, y_mean = _path(_design(signs[tr], pairs), y[tr], LASSO_GRID)
         oof[:, val] = (y_mean + (_design(signs[val], pairs) - mu) @ coefs).T
     best = int(np.argmin(((oof - y) ** 2).sum(axis=1)))
     strength, relaxed = best % len(LASSO_GRID), best >= len(LASSO_GRID)
-    pairs = strongest_pairs(ranking, m)
+    pairs = strongest_pairs(ranking, m, max_top)
     coefs, mu, y_mean = _path(_design(signs, pairs), y, LASSO_GRID[: strength + 1])
     beta = coefs[:, 2 * strength + 1 if relaxed else strength]
     support = np.full((1 + n + len(pairs), 2), PAD, dtype=np.int64)

@@ -9,7 +9,8 @@
    no marginal signal of its own once they are fitted) and the remaining candidates, scored by their
    correlation with the residual; those above the universal threshold ``std(r) sqrt(2 ln(2P) / m)`` are
    appended and kept if the validation R² rises;
-3. prune by re-ranking the kept terms on their fitted magnitude and re-selecting a prefix, then refit on all
+3. prune by re-ranking the kept terms on their fitted magnitude and re-selecting a prefix; keep only the
+   singletons if the interactions do not raise the validation R² by ``ADDITIVE_TOLERANCE``; refit on all
    rows with an unpenalised intercept;
 4. optionally blend in the trees' own transform, ``(1 - w) · selected + w · trees``, ``w`` minimising the
    validation error: on dense functions the many small tree terms add accuracy (``info["proxy_weight"]``).
@@ -38,6 +39,11 @@ from .proxy import candidate_terms, fit_tree_proxy
 RIDGE_GRID = (1e-8, 1e-4, 1e-2, 1e-1, 1.0)
 #: most prefix lengths tried per selection (geometrically spaced)
 PREFIX_GRID_POINTS = 30
+#: the selected interactions must raise the validation R² by more than this over the kept singletons alone,
+#: else the additive fit is returned (the additive model is the candidate to beat)
+ADDITIVE_TOLERANCE = 0.002
+#: the trees' thousands of small terms are blended in only for a validation R² gain above this
+BLEND_MIN_GAIN = 5e-4
 
 
 def _subset_rows(idx: np.ndarray, degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -222,13 +228,21 @@ def run_pipeline(
         k2, alpha2, r2 = select_prefix(design2, y, folds, (0,))
         if k2 < len(idx2) and r2 >= val_r2 - 1e-3 * (1.0 - val_r2) - 1e-9:
             design_idx, design, k, alpha, val_r2 = idx2, design2, k2, alpha2, r2
+    first = np.flatnonzero((design_idx[:k] != PAD).sum(axis=1) <= 1)  # the intercept and kept singletons
+    additive = len(first) < k and (
+        r2_score(y[~tr], design[~tr][:, first] @ ridge(design[tr][:, first], y[tr], alpha))
+        >= val_r2 - ADDITIVE_TOLERANCE
+    )
+    if additive:  # the interactions do not earn their place on the validation rows: the additive fit
+        design_idx, design, k = design_idx[first], design[:, first], len(first)
     coefs = ridge(design[:, :k], y, alpha)  # final refit on every fitted query
     fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=1e-10)
     weight = 0.0
-    if blend_proxy:
+    if blend_proxy and not additive:
         val = ~tr
         selected = design[val, :k] @ ridge(design[tr, :k], y[tr], alpha)  # honest on the validation rows
         weight, r2 = proxy_blend_weight(selected, proxy_fourier.predict(x[val]), y[val])
+        weight = weight if r2 > val_r2 + BLEND_MIN_GAIN else 0.0
         if weight > 0:
             fourier = fourier.with_coefs((1 - weight) * fourier.coefs) + proxy_fourier.with_coefs(
                 weight * proxy_fourier.coefs
@@ -236,7 +250,7 @@ def run_pipeline(
             val_r2 = r2
     info.update(
         n_terms=int((fourier.degrees > 0).sum()), ridge_alpha=alpha, validation_r2=val_r2, expand_rounds=rounds,
-        proxy_weight=weight,
+        proxy_weight=weight, additive=bool(additive),
     )  # fmt: skip
     return fourier, info
 
