@@ -2,7 +2,8 @@
 
 1. plan ``(b, t, C)`` from the budget (:mod:`.planner`);
 2. query ``C (P+1) 2^b`` structured masks and Walsh–Hadamard them into bins (:mod:`.design`);
-3. peel verified singletons, decoded by batched hard and Chase BCH decoding (:mod:`.peeling`);
+3. peel each bin's dominant term once verified (its BCH-decoded support hashes back to the bin and explains
+   enough of its energy), refitting every support found jointly each round (:mod:`.peeling`);
 4. refit the recovered support plus the empty set and all singletons on every query (:mod:`.refit`).
 
 A budget below the smallest design is refused (the message states the minimum); held-out masks are bought
