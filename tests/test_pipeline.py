@@ -206,3 +206,12 @@ def test_time_limit_stops_a_slow_run_with_a_clear_error():
 
     with pytest.raises(isp.QueryError, match="time"):
         isp.explain(slow, 30, method="lasso", budget=400, batch_size=4, time_limit=0.2, random_state=0)
+
+
+def test_qary_explain_works_at_the_largest_q():
+    def waves(x):
+        x = x.astype(float)
+        return np.cos(2 * np.pi * x[:, 0] / 256) + 0.5 * np.sin(2 * np.pi * 3 * x[:, 1] / 256)
+
+    expl = isp.explain(waves, 3, q=256, random_state=0, holdout=50)
+    assert expl.faithfulness.r2 == pytest.approx(1.0) and len(expl.transform) == 5

@@ -161,7 +161,10 @@ def design_queries(matrices: np.ndarray, offs: np.ndarray, q: int) -> tuple[np.n
     cols = np.arange(n)
     for r, offset in enumerate(offs):  # a handful of delay blocks
         block = ((base + offset) % q).astype(np.uint8)
-        shifted = np.moveaxis((block + 1) % q, 2, 0)  # (n, C, q^b): digit i of each row plus one
+        plus_one = block + np.uint8(1)  # uint8 wraps at 256, which is the reduction when q = 256
+        if q < 256:
+            plus_one %= np.uint8(q)
+        shifted = np.moveaxis(plus_one, 2, 0)  # (n, C, q^b): digit i of each row plus one
         first[r] = block[0]
         first[r, 1 + cols, :, cols] = shifted[:, 0]
         rest[:, r] = block[1:, None, 1:]
