@@ -2,7 +2,8 @@
 
 A purely additive function (with or without noise) gets an explanation without any interaction term, at a
 small budget (cross-validated stack) and at a large one (validated pipeline); a function with an AND of two
-features gets that interaction, with the coefficient the planted function implies.
+features gets that interaction, with the coefficient the planted function implies; pure interactions (no
+hierarchy) go to SPEX's design whenever a pilot and that design fit the budget.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interspect.algorithms.auto import fit_auto
+from interspect.algorithms.auto import choose_method, fit_auto
+from interspect.algorithms.spex.planner import spex_query_count
 from interspect.query.engine import QueryEngine
+from interspect.transforms.sparse import SparseTransform
 
 N = 16
 
@@ -44,3 +47,18 @@ def test_and_function_gets_its_interaction(budget: int) -> None:
     assert fourier.get((0, 1)) == pytest.approx(0.75, abs=0.05)
     strongest = max((s for s in fourier.supports() if len(s) >= 2), key=lambda s: abs(fourier.get(s)))
     assert strongest == (0, 1)
+
+
+def test_pure_interactions_go_to_spex_when_a_smaller_pilot_leaves_room_for_its_design() -> None:
+    # between 1/0.85 and 1/0.7 times SPEX's smallest design: the 30 % pilot would not leave room for it
+    n = 64
+    budget = int(spex_query_count(n, 4, 4) / 0.8)
+    assert choose_method(n, budget, 4, pilot_fraction=0.3) == "pilot"
+    rng = np.random.default_rng(0)
+    terms = {(): 1.0} | {tuple(sorted(rng.choice(n, 2 + i % 3, replace=False).tolist())): 1.0 for i in range(12)}
+    truth = SparseTransform.from_dict(terms, n)  # pairs and triples without their subsets: no hierarchy
+    engine = QueryEngine(truth.predict, n)
+    fit = fit_auto(engine, budget=budget, max_order=4, random_state=0)
+    assert engine.n_queries <= budget
+    assert fit.info["auto"]["choice"] == "spex"
+    assert 1.0 - (fit.fourier - truth).energy(include_empty=True) / truth.energy() > 0.99

@@ -5,7 +5,8 @@ The rule, from ``n``, the budget and what a cheap pilot sees:
 * ``2^n <= budget`` (tiny ``n``): enumerate every mask, the answer is exact;
 * the budget cannot pay a SPEX design with ``b = MIN_SPEX_BITS`` at the requested order after a pilot:
   ProxySPEX alone — with ``~n log n`` queries only a proxy can learn anything;
-* otherwise a ProxySPEX **pilot** on ``pilot_fraction`` of the budget (uniform masks): if the trees nearly
+* otherwise a ProxySPEX **pilot** on ``pilot_fraction`` of the budget (less, down to ``MIN_PILOT_FRACTION``,
+  where SPEX's design needs more of it; uniform masks): if the trees nearly
   explain the function (out-of-sample R² of the pilot ``>= min_pilot_r2``) the interactions are hierarchical
   and ProxySPEX continues on the whole budget, reusing the pilot's masks and support; if not —
   interactions without marginal effects (pure interactions, parities), which greedy trees miss, may be what
@@ -32,21 +33,30 @@ from .proxyspex import DEFAULT_MAX_ORDER, MIN_FIT_QUERIES, default_budget, fit_f
 PILOT_FRACTION = 0.3  # share of the budget the pilot spends: enough rows for the pilot's R² to be reliable
 MIN_PILOT_R2 = 0.9  # the trees explain this much: the function is hierarchical, ProxySPEX goes on
 MIN_SPEX_BITS = 4  # b = 3 (8 bins per group) proved too coarse to beat the proxy (BENCHMARKS.md, "auto")
+#: where ``pilot_fraction`` would leave too little for SPEX's design, the pilot shrinks down to this share of
+#: the budget (a pilot of ~430 masks at n = 256 still tells pure interactions, R² ~ 0, from hierarchy)
+MIN_PILOT_FRACTION = 0.15
+
+
+def pilot_size(
+    n_features: int, budget: int, max_order: int | None = None, pilot_fraction: float = PILOT_FRACTION
+) -> int:
+    """Masks the pilot spends so that the rest pays SPEX's smallest design (``0``: no room for both)."""
+    from .spex.planner import spex_query_count
+
+    t = min(DEFAULT_MAX_ORDER if max_order is None else int(max_order), n_features)
+    spex_min = spex_query_count(n_features, min(MIN_SPEX_BITS, n_features), t)
+    size = min(int(pilot_fraction * budget), budget - spex_min)
+    return max(MIN_FIT_QUERIES, size) if size >= min(pilot_fraction, MIN_PILOT_FRACTION) * budget else 0
 
 
 def choose_method(
     n_features: int, budget: int, max_order: int | None = None, pilot_fraction: float = PILOT_FRACTION
 ) -> str:
     """What ``auto`` does before looking at the function: ``"exact"``, ``"proxyspex"`` or ``"pilot"``."""
-    from .spex.planner import spex_query_count
-
     if n_features <= MAX_EXACT_FEATURES and (1 << n_features) <= budget:
         return "exact"
-    t = min(DEFAULT_MAX_ORDER if max_order is None else int(max_order), n_features)
-    spex_min = spex_query_count(n_features, min(MIN_SPEX_BITS, n_features), t)
-    if (1.0 - pilot_fraction) * budget < spex_min:
-        return "proxyspex"
-    return "pilot"
+    return "pilot" if pilot_size(n_features, budget, max_order, pilot_fraction) else "proxyspex"
 
 
 def _routed(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -98,7 +108,7 @@ def fit_auto(
     order = DEFAULT_MAX_ORDER if max_order is None else int(max_order)
     n_before = engine.n_queries
     answered_before = len(engine.answered()[1])
-    pilot_masks = distinct_uniform_masks(max(MIN_FIT_QUERIES, int(pilot_fraction * budget)), n, rng)
+    pilot_masks = distinct_uniform_masks(pilot_size(n, budget, max_order, pilot_fraction), n, rng)
     pilot_values = engine(pilot_masks)
     pilot = fit_from_queries(pilot_masks, pilot_values, max_order=order, random_state=rng, n_jobs=n_jobs,
                              **proxy_options)  # fmt: skip
