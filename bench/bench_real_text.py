@@ -344,6 +344,8 @@ def tables(rows: list[dict], methods: tuple[str, ...]) -> str:
              "|---|---|---:|---|---:|---:|"]  # fmt: skip
     wins, gaps = 0, []
     for (family, n, label, budget), by in cells.items():
+        if len(by) < 2:  # e.g. an interrupted run: nothing to compare with
+            continue
         mean = {}
         r2_cells, t_cells = [], []
         for m in methods:
