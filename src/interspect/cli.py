@@ -417,8 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's message on one line, with control characters (terminal escapes) shown, not sent."""
+def _one_line(exc: BaseException | str) -> str:
+    """An exception's message (or a message) on one line, with control characters (terminal escapes) shown, not sent."""
     message = " ".join(str(exc).split()) or type(exc).__name__
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 

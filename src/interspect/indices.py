@@ -42,7 +42,7 @@ def _bernoulli(m: int) -> tuple[Fraction, ...]:
     """Bernoulli numbers ``B_0 .. B_m`` with ``B_1 = -1/2`` (the convention of Bordt & von Luxburg)."""
     b = [Fraction(1)]
     for j in range(1, m + 1):
-        b.append(-sum(comb(j + 1, i) * b[i] for i in range(j)) / (j + 1))
+        b.append(-sum((comb(j + 1, i) * b[i] for i in range(j)), Fraction(0)) / (j + 1))
     return tuple(b)
 
 

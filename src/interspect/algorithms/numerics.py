@@ -324,14 +324,13 @@ class StandardisedEngine:
             if len(empty):
                 coefs[empty[0]] += self.offset
             result.transform = transform.with_coefs(coefs)
+        elif isinstance(transform, SparseTransform):
+            constant = SparseTransform([()], [self.offset], transform.n_features)
+            result.transform = transform.with_coefs(coefs) + constant
         else:
-            zero = transform.with_coefs(coefs)
-            if isinstance(transform, SparseTransform):
-                result.transform = zero + SparseTransform([()], [self.offset], transform.n_features)
-            else:
-                constant = type(transform)(np.zeros((1, transform.n_features), dtype=np.int64), [self.offset],
-                                           transform.n_features, transform.q)  # fmt: skip
-                result.transform = _add_qary(zero, constant)
+            constant_qary = type(transform)(np.zeros((1, transform.n_features), dtype=np.int64), [self.offset],
+                                            transform.n_features, transform.q)  # fmt: skip
+            result.transform = _add_qary(transform.with_coefs(coefs), constant_qary)
         return result
 
 

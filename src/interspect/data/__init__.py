@@ -38,7 +38,10 @@ def heads_qa() -> list[dict]:
 def context_of(item: dict) -> tuple[str, list[tuple[int, int]], list[int]]:
     """A multi-document item as one text (documents apart by a blank line), one span per sentence, and the
     sentence indices of its supporting facts."""
-    pieces, spans, index, start = [], [], {}, 0
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    index: dict[tuple[int, int], int] = {}
+    start = 0
     for d, document in enumerate(item["documents"]):
         for s, sentence in enumerate(document["sentences"]):
             gap = "" if not pieces else (" " if s else "\n\n")

@@ -70,6 +70,7 @@ def _exact(surrogate: SparseTransform, active: np.ndarray, idle: np.ndarray, k: 
             i = int(np.argmax(score))
             if score[i] > best_score:
                 best, best_score = subsets[lo + i], score[i]
+    assert best is not None, "no finite removal score (k <= n always leaves at least one candidate subset)"
     return best
 
 
@@ -230,6 +231,7 @@ def removal_curve(
         n_features = getattr(value_function, "n_features", getattr(selection, "n_features", None))
     if n_features is None:
         raise ValueError("pass n_features (the value function does not expose it)")
+    pick: Callable[[int], Sequence[int] | np.ndarray]
     if isinstance(selection, SparseTransform):
         pick = lambda k: top_k_removal(selection, k, **removal_options).features  # noqa: E731
     elif callable(selection):

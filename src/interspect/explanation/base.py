@@ -169,7 +169,7 @@ class BaseExplanation:
     def from_json(cls, source: str | os.PathLike[str] | IO[str]) -> BaseExplanation:
         """Read an explanation from a JSON string, a path to a JSON file, or an open file object."""
         if hasattr(source, "read"):
-            text = source.read()  # type: ignore[union-attr]
+            text = source.read()
         elif isinstance(source, os.PathLike) or (isinstance(source, str) and source.lstrip()[:1] not in ("{", "[")):
             with open(source, encoding="utf-8-sig") as fh:
                 text = fh.read()

@@ -7,12 +7,12 @@ import hashlib
 import json
 import pickle
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..query.engine import check_masks
-from .text import MASKINGS, TextUnits
+from .text import MASKINGS, Masking, TextUnits
 
 TextScorer = Callable[[list[str]], np.ndarray]
 
@@ -79,7 +79,7 @@ class TextValueFunction:
         self.text_units = text_units
         self.scorer = scorer
         self.model = str(model)
-        self.masking = masking
+        self.masking = cast(Masking, masking)  # checked against MASKINGS above
         self.filler = filler
         self.question = question
         self.target = target

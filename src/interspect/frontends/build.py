@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -182,13 +182,14 @@ def classifier_value_function(
 ) -> TextValueFunction:
     """A ``texts -> (m, C)`` logits classifier as a value function of class ``request.target`` (default: the
     class predicted for the whole text)."""
-    from .classifier import ClassScorer, resolve_class
+    from .classifier import ClassScorer, Output, resolve_class
 
     refuse_question(request, model_id)
     units = request_units(request)
     full = np.asarray(predict([request.text]), dtype=np.float64)
     class_index = resolve_class(request.target, labels, full)
-    scorer = ClassScorer(predict, class_index, output=request.output, returns="logits", labels=labels)
+    output = cast(Output, request.output)  # ClassScorer checks it
+    scorer = ClassScorer(predict, class_index, output=output, returns="logits", labels=labels)
     return TextValueFunction(
         units,
         scorer,

@@ -205,26 +205,33 @@ class DataAttributionValueFunction:
         return len(self.feature_names)
 
     # ------------------------------------------------------------------ one subset
+    def _class_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """``classes`` and ``_target``, which ``__init__`` sets for every classifier."""
+        assert self.classes is not None and self._target is not None, "only classifiers score class labels"
+        return self.classes, self._target
+
     def _constant_probs(self, rows: np.ndarray) -> np.ndarray:
-        k = len(self.classes)
+        classes, _ = self._class_labels()
+        k = len(classes)
         if rows.size == 0:
             return np.full(k, 1.0 / k)
-        return np.bincount(np.searchsorted(self.classes, self.y_train[rows]), minlength=k) / rows.size
+        return np.bincount(np.searchsorted(classes, self.y_train[rows]), minlength=k) / rows.size
 
     def _mean_prob_score(self, p: np.ndarray) -> float:
         """Mean of the target labels' probabilities ``p`` (their clipped logs for ``"log_prob"``)."""
         return float(np.mean(np.log(np.maximum(p, self.eps)) if self.score == "log_prob" else p))
 
     def _classifier_score(self, rows: np.ndarray) -> float:
+        classes, target = self._class_labels()
         if rows.size < self.min_size or np.unique(self.y_train[rows]).size < 2:
-            return self._mean_prob_score(self._constant_probs(rows)[self._target])
+            return self._mean_prob_score(self._constant_probs(rows)[target])
         fitted = clone(self.estimator).fit(_safe_indexing(self.X_train, rows), self.y_train[rows])
         if self.score == "accuracy":
-            predicted = np.searchsorted(self.classes, fitted.predict(self.X_test))
-            return float(np.mean(predicted == self._target))
-        probs = np.zeros((len(self._target), len(self.classes)))  # classes the subset lacks get probability 0
-        probs[:, np.searchsorted(self.classes, fitted.classes_)] = fitted.predict_proba(self.X_test)
-        return self._mean_prob_score(probs[np.arange(len(self._target)), self._target])
+            predicted = np.searchsorted(classes, fitted.predict(self.X_test))
+            return float(np.mean(predicted == target))
+        probs = np.zeros((len(target), len(classes)))  # classes the subset lacks get probability 0
+        probs[:, np.searchsorted(classes, fitted.classes_)] = fitted.predict_proba(self.X_test)
+        return self._mean_prob_score(probs[np.arange(len(target)), target])
 
     def _regressor_score(self, rows: np.ndarray) -> float:
         t = _n_rows(self.X_test)
@@ -235,6 +242,7 @@ class DataAttributionValueFunction:
             pred = np.asarray(fitted.predict(self.X_test), dtype=np.float64).reshape(t)
         if self.score == "prediction":
             return float(np.mean(pred))
+        assert self.y_test is not None, "score='neg_mse' is only chosen with y_test"
         return float(-np.mean((pred - self.y_test) ** 2))
 
     def value_of_rows(self, rows: np.ndarray) -> float:

@@ -142,6 +142,7 @@ class AttentionHeadValueFunction:
             self.scorer.greedy_answer(self.prompt, max_new_tokens=max_new_tokens)
         else:
             self.scorer.set_target(target)
+        assert self.scorer.target_ids is not None, "greedy_answer / set_target set it"
         self.target_ids = list(self.scorer.target_ids)
         self.target = self.scorer.target
         self.means = self._mean_outputs() if ablation == "mean" else None

@@ -31,6 +31,7 @@ import numpy as np
 SCORER_VERSION = 2
 QA_TEMPLATE = "Answer the question using the context.\n\nContext: {context}\n\nQuestion: {question}"
 BASE_QA_TEMPLATE = "Context: {context}\n\nQuestion: {question}\nAnswer:"
+Reduction = Literal["sum", "mean"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class CausalLMScorer:
         *,
         template: PromptTemplate | None = None,
         batch_size: int = 16,
-        reduction: Literal["sum", "mean"] = "sum",
+        reduction: Reduction = "sum",
         share_prefix: bool = True,
     ) -> None:
         if int(batch_size) < 1:
@@ -251,16 +252,19 @@ class CausalLMScorer:
         """One forward pass over ``shared`` cached prefix tokens + left-padded ``prompt + target`` rows."""
         import torch
 
-        n_target = len(self.target_ids)
-        seqs = [list(p) + self.target_ids for p in prompts]
+        target_ids = self.target_ids
+        assert target_ids is not None, "score_ids checks that a target is set"
+        n_target = len(target_ids)
+        seqs = [list(p) + target_ids for p in prompts]
         width = max(len(s) for s in seqs)
-        ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
-        attention = np.zeros((len(seqs), width), dtype=np.int64)
+        padded_ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
+        padded_attention = np.zeros((len(seqs), width), dtype=np.int64)
         for row, seq in enumerate(seqs):  # left padding: every answer ends at the last position
-            ids[row, width - len(seq) :] = seq
-            attention[row, width - len(seq) :] = 1
-        ids, attention = torch.from_numpy(ids).to(self.device), torch.from_numpy(attention).to(self.device)
-        target = torch.tensor(self.target_ids, device=self.device)
+            padded_ids[row, width - len(seq) :] = seq
+            padded_attention[row, width - len(seq) :] = 1
+        ids = torch.from_numpy(padded_ids).to(self.device)
+        attention = torch.from_numpy(padded_attention).to(self.device)
+        target = torch.tensor(target_ids, device=self.device)
         positions = shared + (attention.cumsum(-1) - 1).clamp(min=0)
         kwargs: dict[str, Any] = {"use_cache": False}
         if past is not None:

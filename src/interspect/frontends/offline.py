@@ -103,7 +103,7 @@ def _package_file(package: str, suffix: str, install: str) -> Path:
         raise ImportError(f"{package} is not installed; run: {install}") from exc
     for entry in dist.files or ():
         if str(entry).replace("\\", "/").endswith(suffix):
-            path = Path(dist.locate_file(entry))
+            path = Path(str(dist.locate_file(entry)))
             if path.exists():
                 return path
     raise FileNotFoundError(f"{package} is installed but has no file ending in {suffix!r}; reinstall: {install}")
@@ -155,7 +155,8 @@ def _load_smollm2_cached(directory: str, device: str) -> tuple[Any, Any]:
         del quantised, plain
     tokenizer = AutoTokenizer.from_pretrained(target)
     model = AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
-    model.to(device).eval()
+    # transformers declares PreTrainedModel.to through functools.wraps(Module.to), read as an unbound function
+    model.to(device).eval()  # type: ignore[arg-type]
     return model, tokenizer
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -340,6 +340,8 @@ def _field(read: Any) -> Any:
 class APIValueFunction(TextValueFunction):
     """A text value function whose :meth:`describe` also reports the API usage so far (``"api"``)."""
 
+    scorer: OpenAICompletionScorer | OpenAIChatScorer
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "api": self.scorer.report()}
 
@@ -348,7 +350,9 @@ def _transport_options(request: ModelRequest) -> dict[str, Any]:
     return {name: request.options[name] for name in TRANSPORT_OPTIONS if name in request.options}
 
 
-def _value_function(scorer: _APIScorer, kind: str, name: str, request: ModelRequest) -> APIValueFunction:
+def _value_function(
+    scorer: OpenAICompletionScorer | OpenAIChatScorer, kind: str, name: str, request: ModelRequest
+) -> APIValueFunction:
     model_id = f"{kind}:{name}@{scorer.transport.endpoint}"
     base = llm_value_function(scorer, model_id, request)
     return APIValueFunction(
@@ -364,7 +368,7 @@ def build_completions(name: str, request: ModelRequest) -> APIValueFunction:
         name,
         template=prompt_template(request, chat=False),
         batch_size=request.batch_size,
-        reduction=request.reduction,
+        reduction=cast(Literal["sum", "mean"], request.reduction),  # the scorer checks it
         **_transport_options(request),
     )
     return _value_function(scorer, "openai", name, request)

@@ -27,7 +27,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -180,10 +180,10 @@ class Transport:
         for name, value, low in (("concurrency", concurrency, 1), ("max_retries", max_retries, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        for name, value in (("timeout", timeout), ("requests_per_minute", requests_per_minute),
+        for name, limit in (("timeout", timeout), ("requests_per_minute", requests_per_minute),
                             ("tokens_per_minute", tokens_per_minute)):  # fmt: skip
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0):
+                raise ValueError(f"{name} must be a positive number, got {limit!r}")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if not self._api_key:
@@ -208,8 +208,8 @@ class Transport:
         self._start_lock = threading.Lock()
 
     # -- secrets ---------------------------------------------------------------------------------
-    def redact(self, text: str) -> str:
-        """``text`` with the key and the URL's credentials replaced by ``***``."""
+    def redact(self, text: object) -> str:
+        """``text`` (as ``str``) with the key and the URL's credentials replaced by ``***``."""
         return self._filter.scrub(str(text))
 
     def __repr__(self) -> str:
@@ -235,7 +235,7 @@ class Transport:
                 self._stop_loop = weakref.finalize(self, loop.call_soon_threadsafe, loop.stop)  # when collected
         return self._loop
 
-    def run(self, coroutine: Awaitable[T]) -> T:
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the background loop and wait for it (Ctrl-C cancels the requests in flight)."""
         future = asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
         try:
@@ -361,6 +361,8 @@ def retry_after(headers: Any) -> float:
     :data:`BACKOFF_CAP`. (An HTTP-date ``Retry-After`` counts as none: the backoff still applies.)"""
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = headers.get(name) if headers is not None else None
+        if value is None:
+            continue
         try:
             return min(BACKOFF_CAP, max(0.0, float(value) * scale))
         except (TypeError, ValueError):

@@ -153,7 +153,8 @@ class TextUnits:
 
         Long units (sentences) are shortened to their first words with an ellipsis.
         """
-        names, seen = [], Counter()
+        names: list[str] = []
+        seen: Counter[str] = Counter()
         for unit in self.units:
             short = " ".join(unit.split())
             if len(short) > 40:

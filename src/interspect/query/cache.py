@@ -41,7 +41,7 @@ class CacheError(ValueError):
 class DiskCache:
     """SQLite-backed ``mask -> value`` store for one fingerprint."""
 
-    def __init__(self, path: str | Path, fingerprint: str) -> None:
+    def __init__(self, path: str | Path, fingerprint: str | None) -> None:
         if not fingerprint:
             raise ValueError("an on-disk cache needs a non-empty fingerprint (pass cache_key=...)")
         self.path = Path(path)

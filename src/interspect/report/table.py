@@ -90,8 +90,8 @@ def format_top_table(
     terms = explanation.top(k, index=index, min_order=min_order)
     floor = NEGLIGIBLE_SHARE * max((abs(t.value) for t in terms), default=0.0)
     sure, unsure = strongest(terms, floor)
-    header = ("rank", "order", f"value ({index})", "90% interval", "reads as", "units")
-    rows = [
+    header: tuple[str, ...] = ("rank", "order", f"value ({index})", "90% interval", "reads as", "units")
+    rows: list[tuple[str, ...]] = [
         (
             str(r),
             str(len(t.features)),
@@ -113,7 +113,7 @@ def format_top_table(
     return "\n".join(lines)
 
 
-def _aligned(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _aligned(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     """Right-aligned columns, the last (free text) left-aligned, with a rule under the header."""
     last = len(header) - 1
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(last)]

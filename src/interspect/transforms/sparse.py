@@ -74,7 +74,7 @@ def _unique_rows(idx: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarr
     return np.unique(idx, axis=0, return_inverse=True)
 
 
-def _pad_supports(supports: Sequence[Iterable[int]]) -> np.ndarray:
+def _pad_supports(supports: Sequence[Iterable[int]] | np.ndarray) -> np.ndarray:
     rows = [tuple(int(j) for j in s) for s in supports]
     width = max((len(r) for r in rows), default=0)
     out = np.full((len(rows), width), PAD, dtype=np.int64)

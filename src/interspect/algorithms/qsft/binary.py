@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ...contracts import Engine, FitResult
 from ...query.qary import QaryQueryEngine
+from ...transforms.qary import SparseQaryTransform
 from .qsft import fit_qsft
 
 DEFAULT_MAX_ORDER = 4  # the binary methods' usual bound on the interaction order
@@ -39,4 +42,5 @@ def fit_qsft_binary(
         random_state=random_state, n_jobs=n_jobs, noise_robust=noise_robust, sparsity=sparsity, n_groups=n_groups,
         n_repeats=n_repeats, max_iter=max_iter, false_alarm=false_alarm,
     )  # fmt: skip
-    return FitResult(result.transform.to_binary(keep_value=1), result.info, result.faithfulness, "qsft")
+    transform = cast(SparseQaryTransform, result.transform)  # fit_qsft fits q-ary transforms only
+    return FitResult(transform.to_binary(keep_value=1), result.info, result.faithfulness, "qsft")

@@ -67,16 +67,16 @@ def fit_qsft(
         raise ValueError(f"max_order must be at least 1, got {max_order}")
     if not 0 < false_alarm < 1:
         raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm}")
-    engine = StandardisedEngine(engine, engine.q)
-    n, q = engine.n_features, engine.q
+    scaled = StandardisedEngine(engine, engine.q)
+    n, q = scaled.n_features, scaled.q
     rng = np.random.default_rng(random_state)
     plan = plan_qsft(n, q, budget, sparsity=sparsity, noise_robust=noise_robust, n_repeats=n_repeats, n_groups=n_groups)
     matrices = subsampling_matrices(plan, rng)
     offs = offsets(plan, rng)
-    queries_before = engine.n_queries
+    queries_before = scaled.n_queries
     # one call: one de-duplication pass; the design is ours alone, so the model may be handed slices of it
     rows, index = design_queries(matrices, offs, q)
-    values = engine(rows, scratch=True)[index]
+    values = scaled(rows, scratch=True)[index]
     bins = bin_transform(values, q, plan.b)  # values: (C, q^b, P), by the design's index
 
     with blas_threads(n_jobs):
@@ -95,11 +95,11 @@ def fit_qsft(
         "n_repeats": plan.n_repeats,
         "noise_robust": bool(noise_robust),
         "planned_queries": plan.n_queries,
-        "queries": engine.n_queries - queries_before,
+        "queries": scaled.n_queries - queries_before,
         **info,
     }
-    info["noise_sd_estimate"] *= engine.scale
-    return engine.restore(FitResult(transform, info, None, "qsft"))
+    info["noise_sd_estimate"] *= scaled.scale
+    return scaled.restore(FitResult(transform, info, None, "qsft"))
 
 
 def _decode(

@@ -4,6 +4,7 @@ config's architectures). Nothing is downloaded."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from ..base import TextValueFunction
 from ..build import check_options, classifier_value_function, llm_value_function, prompt_template
@@ -38,15 +39,16 @@ def build(name: str, request: ModelRequest) -> TextValueFunction:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..llm import CausalLMScorer
+    from ..llm import CausalLMScorer, Reduction
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    lm = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    # transformers declares PreTrainedModel.to through functools.wraps(Module.to), read as an unbound function
+    lm = AutoModelForCausalLM.from_pretrained(path).to(device).eval()  # type: ignore[arg-type]
     scorer = CausalLMScorer(
         lm,
         tokenizer,
         template=prompt_template(request, chat=True),
         batch_size=request.batch_size,
-        reduction=request.reduction,
+        reduction=cast(Reduction, request.reduction),  # the scorer checks it
     )
     return llm_value_function(scorer, model_id, request, mask_token=tokenizer.mask_token, weights=weights)

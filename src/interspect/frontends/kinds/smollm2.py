@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from ..base import TextValueFunction
 from ..build import check_options, llm_value_function, prompt_template
 from ..digests import model_files_digest
-from ..llm import CausalLMScorer
+from ..llm import CausalLMScorer, Reduction
 from ..offline import DEVICE_OPTIONS, load_smollm2, smollm2_directory
 from ..registry import ModelRequest
 
@@ -20,7 +22,7 @@ def build(name: str, request: ModelRequest) -> TextValueFunction:
         tokenizer,
         template=prompt_template(request, chat=True),
         batch_size=request.batch_size,
-        reduction=request.reduction,
+        reduction=cast(Reduction, request.reduction),  # the scorer checks it
     )
     weights = model_files_digest(smollm2_directory(request.cache_dir), request.cache_dir)
     return llm_value_function(scorer, MODEL_ID, request, mask_token=tokenizer.mask_token, weights=weights)
