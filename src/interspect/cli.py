@@ -18,45 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_types import holdout_count, labels_list, positive_float, positive_int
+
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 1."""
-
-
-def _int_at_least(minimum: int):
-    """An argparse type: a whole number no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _labels(text: str) -> list[str]:
-    labels = [label.strip() for label in text.split(",")]
-    if len(labels) < 2 or not all(labels):
-        raise argparse.ArgumentTypeError(f"expected at least two comma-separated labels, got {text!r}")
-    return labels
 
 
 def _is_classifier(model: str) -> bool:
@@ -65,10 +31,6 @@ def _is_classifier(model: str) -> bool:
     from .frontends.registry import model_kind
 
     return not model_kind(model).generative
-
-
-def _holdout(text: str) -> int | str:
-    return text if text == "auto" else _non_negative_int(text)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -130,24 +92,26 @@ def _explain_arguments(ex: argparse.ArgumentParser) -> None:
         "or by --filler",
     )
     model.add_argument("--filler", help="replacement text for removed units (--masking filler or mask_token)")
-    model.add_argument("--batch-size", type=_positive_int, default=16, help="masked inputs per model call (default 16)")
+    model.add_argument("--batch-size", type=positive_int, default=16, help="masked inputs per model call (default 16)")
     model.add_argument(
-        "--labels", type=_labels, help="API chat models: label set A,B,... (value: log-odds of --target vs the others)"
+        "--labels",
+        type=labels_list,
+        help="API chat models: label set A,B,... (value: log-odds of --target vs the others)",
     )
-    model.add_argument("--concurrency", type=_positive_int, help="API models: requests in flight (default 16)")
-    model.add_argument("--timeout", type=_positive_float, help="API models: seconds per request")
+    model.add_argument("--concurrency", type=positive_int, help="API models: requests in flight (default 16)")
+    model.add_argument("--timeout", type=positive_float, help="API models: seconds per request")
     model.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), help="local models: where they run (default auto: GPU if present)"
     )
 
     fit = ex.add_argument_group("explanation")
     fit.add_argument("--method", default="auto", choices=sorted(METHODS), help="algorithm (default auto)")
-    fit.add_argument("--budget", type=_positive_int, help="most model queries to spend (default: the method's)")
-    fit.add_argument("--max-order", type=_positive_int, default=4, help="largest interaction order (default 4)")
+    fit.add_argument("--budget", type=positive_int, help="most model queries to spend (default: the method's)")
+    fit.add_argument("--max-order", type=positive_int, default=4, help="largest interaction order (default 4)")
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
         "--holdout",
-        type=_holdout,
+        type=holdout_count,
         default="auto",
         help="masks of the budget set aside to measure held-out R² (default auto: a tenth, at most 500; 0 to skip)",
     )
@@ -160,7 +124,7 @@ def _explain_arguments(ex: argparse.ArgumentParser) -> None:
     )
 
     out = ex.add_argument_group("output")
-    out.add_argument("--top", type=_positive_int, default=10, help="interactions shown in the table (default 10)")
+    out.add_argument("--top", type=positive_int, default=10, help="interactions shown in the table (default 10)")
     _index_argument(out)
     out.add_argument("--json", type=Path, metavar="OUT", help="write the whole explanation as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
@@ -181,7 +145,7 @@ def _index_argument(group: Any) -> None:
 
 def _report_arguments(rep: argparse.ArgumentParser) -> None:
     rep.add_argument("json_in", type=Path, metavar="EXPLANATION.json")
-    rep.add_argument("--top", type=_positive_int, default=10, help="interactions shown (default 10)")
+    rep.add_argument("--top", type=positive_int, default=10, help="interactions shown (default 10)")
     _index_argument(rep)
     rep.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
     rep.add_argument("--png", type=Path, metavar="OUT", help="write a bar chart of the top interactions")
