@@ -57,3 +57,10 @@ def test_bad_construction_is_rejected():
         Explanation.from_dict({"format": "interspect.explanation", "version": 99})
     with pytest.raises(ValueError, match="JSON object"):
         Explanation.from_json("[1, 2]")
+
+
+def test_predict_refuses_masks_that_are_not_zero_one():
+    _, expl = _planted()
+    for bad in (np.array([[2, 0, 1, 0]]), np.array([[0.5, 1, 0, 0]]), np.zeros((1, 3))):
+        with pytest.raises(ValueError, match="mask"):
+            expl.predict(bad)
