@@ -112,8 +112,9 @@ def fit_auto(
     pilot_values = engine(pilot_masks)
     pilot = fit_from_queries(pilot_masks, pilot_values, max_order=order, random_state=rng, n_jobs=n_jobs,
                              **proxy_options)  # fmt: skip
-    pilot_r2 = pilot.faithfulness.r2 if pilot.faithfulness is not None else pilot.info.get("validation_r2", 0.0)
-    decision: dict[str, Any] = {"pilot_queries": len(pilot_values), "pilot_r2": float(pilot_r2)}
+    measured = pilot.faithfulness.r2 if pilot.faithfulness is not None else None
+    pilot_r2 = float(pilot.info.get("validation_r2", 0.0) if measured is None else measured)
+    decision: dict[str, Any] = {"pilot_queries": len(pilot_values), "pilot_r2": pilot_r2}
     remaining = budget - (engine.n_queries - n_before)
     if pilot_r2 >= min_pilot_r2:
         known = (pilot_masks, pilot_values)

@@ -12,6 +12,8 @@ again, so a group and its copy largely stand in for each other.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .common import ExperimentResult, SharedAnswers, Timer, r2_on, run_methods, test_masks
@@ -34,7 +36,8 @@ def digit_groups(n_copies: int, n_test_rows: int, random_state: int = 0):
     x = x / 16.0
     rng = np.random.default_rng(random_state)
     order = rng.permutation(len(y))
-    train_rows, groups = [], {}
+    train_rows: list[int] = []
+    groups: dict[str, list[int]] = {}
     for digit in range(10):
         rows = order[y[order] == digit]
         for g in range(GROUPS_PER_CLASS):
@@ -77,7 +80,7 @@ def run(
 
     from ..frontends import DataAttributionValueFunction
 
-    config = {**(QUICK if quick else FULL), "quick": quick}
+    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick}
     for key, value in {"n_copies": n_copies, "budget": budget, "methods": methods, "n_test_rows": n_test_rows}.items():
         if value is not None:
             config[key] = value

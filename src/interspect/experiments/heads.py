@@ -12,6 +12,8 @@ more aggressive pruning.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..evaluation.removal import top_k_removal
@@ -65,7 +67,7 @@ def run(
     from ..frontends import AttentionHeadValueFunction
     from ..frontends.offline import load_smollm2
 
-    config = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods)}
+    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods)}
     for key, value in {"settings": settings, "pruned": pruned, "n_explain": n_explain, "budget": budget}.items():
         if value is not None:
             config[key] = value

@@ -9,6 +9,8 @@ finds, whether the answer word is among them, and what each spent.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .common import ExperimentResult, SharedAnswers, Timer, run_methods
@@ -84,7 +86,7 @@ def run(
 ) -> ExperimentResult:
     from ..data import multihop_qa
 
-    config = {**(QUICK if quick else FULL), "quick": quick}
+    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick}
     for key, value in {"n_items": n_items, "level_budgets": level_budgets, "word_budgets": word_budgets,
                        "method": method}.items():
         if value is not None:

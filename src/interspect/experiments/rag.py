@@ -87,7 +87,7 @@ def run(
     """Explain the first ``n_items`` bundled questions with every method at every budget."""
     from ..data import multihop_qa
 
-    config = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods), "model": model}
+    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods), "model": model}
     for key, value in {"n_items": n_items, "budgets": budgets, "n_test": n_test}.items():
         if value is not None:
             config[key] = value

@@ -8,6 +8,8 @@ poster's claim: ProxySPEX reaches a higher recall than KernelSHAP at the same nu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..evaluation.recall import shapley_recall_at_k
@@ -38,7 +40,7 @@ def run(
     methods: tuple[str, ...] = METHODS,
     text: str | None = None,
 ) -> ExperimentResult:
-    config = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods), "k": K}
+    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods), "k": K}
     for key, value in {"models": models, "permutations": permutations, "alphas": alphas, "seeds": seeds}.items():
         if value is not None:
             config[key] = value

@@ -8,6 +8,8 @@ asked. A larger real drop at a given ``k`` is a better explanation. ProxySPEX an
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..evaluation.removal import removal_curve
@@ -31,7 +33,7 @@ def run(
     text: str | None = None,
     random_state: int = 0,
 ) -> ExperimentResult:
-    config = {**(QUICK if quick else FULL), "quick": quick, "ks": list(ks)}
+    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "ks": list(ks)}
     for key, value in {"models": models, "budget": budget, "methods": methods}.items():
         if value is not None:
             config[key] = value

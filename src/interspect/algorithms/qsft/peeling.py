@@ -103,7 +103,7 @@ class Detection:
 
     def take(self, rows: np.ndarray) -> Detection:
         """The detections of ``rows`` only."""
-        extra = (None, None) if self.runner is None else (self.runner[rows], self.margin[rows])
+        extra = (None, None) if self.runner is None or self.margin is None else (self.runner[rows], self.margin[rows])
         return Detection(self.k[rows], self.rho[rows], self.residual[rows], self.energy[rows], *extra)
 
 
@@ -280,6 +280,7 @@ class Peeler:
         The candidates differ from the MAP one only in those digits, so their correlations are the MAP one's
         per-block sums and phases plus the changes of at most ``CHASE_DIGITS`` terms.
         """
+        assert det.margin is not None and det.runner is not None, "chase needs a noisy detection's runner-up digits"
         n, q = self.n_features, self.q
         flips = min(CHASE_DIGITS, n)
         rows = np.arange(len(u))[:, None]
@@ -319,7 +320,8 @@ class Peeler:
     def run(self, max_order: int | None = None, max_iter: int = 64) -> tuple[np.ndarray, np.ndarray, int]:
         """Peel until no bin yields a new singleton; returns the frequencies, their coefficients, iterations."""
         cand, det = self._live, self._first  # the bins above the zero threshold, detected at set-up
-        found_k, found_rho = [], []
+        found_k: list[np.ndarray] = []
+        found_rho: list[np.ndarray] = []
         n_found = 0  # distinct frequencies peeled so far
         iterations = 0
         while len(cand) and iterations < max_iter:
@@ -370,7 +372,8 @@ class Peeler:
         frequencies (``k`` and ``-k`` share the bins with ``2 j = 0``) takes a round each (``ufunc.at`` is slower).
         """
         u = self.u.reshape(-1, self.n_delays)
-        flat, source = flat.ravel(), np.repeat(np.arange(len(contrib)), flat.shape[1])
+        source = np.repeat(np.arange(len(contrib)), flat.shape[1])
+        flat = flat.ravel()
         while True:
             bins, first = np.unique(flat, return_index=True)
             u[bins] -= contrib[source[first]]
