@@ -37,7 +37,7 @@ def r2_dense(values_all_masks: np.ndarray, estimate: SparseTransform) -> float:
     n = estimate.n_features
     if values.shape != (1 << n,):
         raise ValueError(f"expected 2^{n} = {1 << n} values (one per mask, bitmask order), got {values.shape}")
-    return r2_values(values, estimate.predict(all_masks(n)))
+    return r2_score(values, estimate.predict(all_masks(n)))
 
 
 def r2_heldout(estimate: SparseTransform, masks: np.ndarray, values: np.ndarray) -> float:
@@ -46,9 +46,4 @@ def r2_heldout(estimate: SparseTransform, masks: np.ndarray, values: np.ndarray)
     masks = np.asarray(masks)
     if masks.ndim != 2 or masks.shape[0] != len(values) or len(values) < 2:
         raise ValueError(f"need >= 2 masks and one value per mask, got masks {masks.shape}, values {values.shape}")
-    return r2_values(values, estimate.predict(masks))
-
-
-def r2_values(values: np.ndarray, predicted: np.ndarray) -> float:
-    """R² of ``predicted`` against ``values`` (the one convention: :func:`~..algorithms.numerics.r2_score`)."""
-    return r2_score(values, predicted)
+    return r2_score(values, estimate.predict(masks))

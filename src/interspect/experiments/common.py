@@ -81,9 +81,9 @@ def test_masks(n_features: int, n_masks: int, random_state: int) -> np.ndarray:
 
 
 def r2_on(explanation: Any, masks: np.ndarray, values: np.ndarray) -> float:
-    from ..evaluation.faithfulness import r2_values
+    from ..algorithms.numerics import r2_score
 
-    return r2_values(values, explanation.predict(masks))
+    return r2_score(values, explanation.predict(masks))
 
 
 def precision_at_k(scores: np.ndarray, relevant: Sequence[int], k: int) -> float:
