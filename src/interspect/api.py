@@ -147,7 +147,8 @@ def explain(
         replicates = None
         if not qary and engine.n_queries * n <= MAX_ANSWERED_CELLS:
             fit_masks, fit_values = _fitted_queries(engine, heldout)
-            replicates = coefficient_replicates(result.fourier, fit_masks, fit_values, heldout_rng)
+            interval_rng = np.random.default_rng([seed, 2])  # its own stream: held-out masks never depend on it
+            replicates = coefficient_replicates(result.fourier, fit_masks, fit_values, interval_rng)
         if heldout is None and plan.wants_heldout(result, engine.n_queries):
             heldout = plan.buy(engine, plan.heldout_size(n_fit), heldout_rng)
         faithfulness = _faithfulness(result, engine, heldout, n_inputs)
