@@ -39,6 +39,40 @@ def test_shared_answers_ask_the_model_once_per_distinct_mask():
     assert calls == [2] and shared.n_model_calls == 2
 
 
+def test_shared_answers_resume_from_the_answer_cache(tmp_path):
+    from interspect.experiments.common import answer_cache
+
+    calls = []
+
+    def f(masks):
+        calls.append(len(masks))
+        return masks.sum(1).astype(float)
+
+    f.fingerprint = "sum-of-5"  # type: ignore[attr-defined]
+    masks = np.random.default_rng(0).random((40, 5)) < 0.5
+    with answer_cache(tmp_path / "a.sqlite"):
+        first = SharedAnswers(f, 5)
+        first.chunk = 4
+        np.testing.assert_array_equal(first(masks[:20]), masks[:20].sum(1))
+        distinct = first.n_model_calls
+        assert max(calls) <= 4  # each chunk is stored as it returns
+        again = SharedAnswers(f, 5)  # a rerun after a crash: only the new masks reach the model
+        assert again.n_from_disk == distinct
+        np.testing.assert_array_equal(again(masks), masks.sum(1))
+        assert again.n_model_calls == len(np.unique(masks, axis=0)) - distinct
+    assert SharedAnswers(f, 5).n_from_disk == 0  # outside the block: memory only
+
+
+def test_size_options_map_to_each_experiments_arguments():
+    from interspect.experiments import size_options
+
+    assert size_options("rag", items=8, seeds=None) == {"n_items": 8}
+    assert size_options("heads", items=6, budget=200) == {"n_explain": 6, "budget": 200}
+    assert size_options("recall", seeds=2) == {"seeds": (0, 1)}
+    with pytest.raises(ValueError, match="--seeds does not apply"):
+        size_options("rag", seeds=2)
+
+
 def test_metrics():
     scores = np.array([0.1, 0.9, 0.5, 0.8])
     assert precision_at_k(scores, [1, 2], 2) == 0.5 and precision_at_k(scores, [1, 3], 2) == 1.0
@@ -71,6 +105,8 @@ def test_permutation_reference_matches_brute_force_shapley():
 def test_experiment_command_line():
     args = build_parser().parse_args(["experiment", "rag", "--quick", "--json", "out.json"])
     assert args.name == "rag" and args.quick and str(args.json) == "out.json"
+    args = build_parser().parse_args(["experiment", "rag", "--items", "8", "--cache", "a.sqlite"])
+    assert args.items == 8 and str(args.cache) == "a.sqlite" and not args.quick
     with pytest.raises(SystemExit):
         build_parser().parse_args(["experiment", "nonsense"])
     with pytest.raises(ValueError, match="unknown experiment"):

@@ -160,6 +160,10 @@ def _experiment_arguments(exp: argparse.ArgumentParser) -> None:
     exp.add_argument("--quick", action="store_true", help="the small configuration (under 5 minutes on 2 cores)")
     exp.add_argument("--json", type=Path, metavar="OUT", help="write the rows and settings as JSON")
     exp.add_argument("--png", type=Path, metavar="OUT", help="write the experiment's chart")
+    exp.add_argument("--cache", type=Path, metavar="FILE", help="SQLite file keeping each model answer (reruns resume)")
+    exp.add_argument("--items", type=int, metavar="N", help="questions (rag, multires), explained prompts (heads)")
+    exp.add_argument("--seeds", type=int, metavar="N", help="mask seeds 0..N-1 (recall)")
+    exp.add_argument("--budget", type=int, metavar="N", help="queries per method (heads, data, removal)")
     exp.set_defaults(handler=_experiment)
 
 
@@ -172,9 +176,13 @@ _COMMANDS = {
 
 
 def _experiment(args: argparse.Namespace) -> None:
-    from .experiments import run
+    from .experiments import run, size_options
 
-    print(run(args.name, args.quick, json=args.json, png=args.png), flush=True)
+    try:
+        options = size_options(args.name, items=args.items, seeds=args.seeds, budget=args.budget)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    print(run(args.name, args.quick, json=args.json, png=args.png, cache=args.cache, **options), flush=True)
     for path in (args.json, args.png):
         if path is not None:
             print(f"wrote {path}")

@@ -27,14 +27,52 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
 }
 
 
+#: size options of the command line -> the keyword argument of each experiment's ``run`` that they set
+SIZE_OPTIONS: dict[str, dict[str, str]] = {
+    "items": {"rag": "n_items", "multires": "n_items", "heads": "n_explain"},
+    "seeds": {"recall": "seeds"},
+    "budget": {"heads": "budget", "data": "budget", "removal": "budget"},
+}
+
+
+def size_options(name: str, **sizes: int | None) -> dict[str, Any]:
+    """Keyword arguments of experiment ``name`` for the given sizes (``items=8``, ``seeds=2`` ...), None: default.
+
+    ``seeds=N`` means seeds ``0 .. N-1``. A size the experiment has no use for raises ``ValueError``.
+    """
+    options: dict[str, Any] = {}
+    for size, value in sizes.items():
+        if value is None:
+            continue
+        target = SIZE_OPTIONS[size].get(name)
+        if target is None:
+            users = ", ".join(sorted(SIZE_OPTIONS[size]))
+            raise ValueError(f"--{size} does not apply to experiment {name!r} (it sets the size of: {users})")
+        options[target] = tuple(range(int(value))) if size == "seeds" else int(value)
+    return options
+
+
 def run(
-    name: str, quick: bool = True, *, json: str | Path | None = None, png: str | Path | None = None, **options: Any
+    name: str,
+    quick: bool = True,
+    *,
+    json: str | Path | None = None,
+    png: str | Path | None = None,
+    cache: str | Path | None = None,
+    **options: Any,
 ) -> ExperimentResult:
-    """Run experiment ``name`` (``quick``: the < 5 minute configuration); write JSON / PNG on request."""
+    """Run experiment ``name`` (``quick``: the < 5 minute configuration); write JSON / PNG on request.
+
+    ``cache``: an SQLite file keeping every model answer as it returns, so a rerun after a crash asks the
+    model only for what is missing (the results are recomputed from the stored answers).
+    """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {sorted(EXPERIMENTS)}")
+    from .common import answer_cache
+
     module = importlib.import_module(f"{__name__}.{EXPERIMENTS[name][0]}")
-    result = module.run(quick, **options)
+    with answer_cache(cache):
+        result = module.run(quick, **options)
     if json is not None:
         result.write_json(json)
     if png is not None:
@@ -44,4 +82,4 @@ def run(
     return result
 
 
-__all__ = ["EXPERIMENTS", "ExperimentResult", "run"]
+__all__ = ["EXPERIMENTS", "SIZE_OPTIONS", "ExperimentResult", "run", "size_options"]

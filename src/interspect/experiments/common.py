@@ -7,9 +7,11 @@ and is charged for every distinct mask it asks (budgets stay honest).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,25 +20,58 @@ import numpy as np
 
 #: the sparse method and its marginal peers in every comparison (SPEX is added where its design fits)
 DEFAULT_METHODS: tuple[str, ...] = ("auto", "lasso", "kernelshap")
+#: masks per model call when the value function does not say (each call's answers are stored at once)
+CHUNK = 64
+#: the SQLite answer cache of the experiment being run (set by :func:`answer_cache`), None: memory only
+_CACHE: ContextVar[Path | None] = ContextVar("interspect_experiment_cache", default=None)
+
+
+@contextlib.contextmanager
+def answer_cache(path: str | Path | None) -> Iterator[None]:
+    """Within the block every :class:`SharedAnswers` with a fingerprint keeps its answers in ``path`` too."""
+    token = _CACHE.set(None if path is None else Path(path))
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
 
 
 class SharedAnswers:
-    """A value function that answers every distinct mask once and remembers it (bit-packed keys)."""
+    """A value function that answers every distinct mask once and remembers it (bit-packed keys).
+
+    Inside :func:`answer_cache` the answers also go to the on-disk cache as each model call returns (keyed by
+    the value function's ``fingerprint``), so a crashed or stopped experiment reruns without asking them again.
+    """
 
     def __init__(self, value_function: Callable[[np.ndarray], np.ndarray], n_features: int) -> None:
         self.value_function, self.n_features = value_function, int(n_features)
         self.feature_names = getattr(value_function, "feature_names", None)
         self._memo: dict[bytes, float] = {}
         self.n_model_calls = 0
+        self.n_from_disk = 0
+        self.chunk = int(getattr(value_function, "batch_size", None) or CHUNK)
+        self.disk = None
+        path, key = _CACHE.get(), getattr(value_function, "fingerprint", None)
+        if path is not None and key:
+            from ..query.cache import DiskCache
+
+            self.disk = DiskCache(path, f"experiment:{key}")
+            packed, values = self.disk.load(-(-self.n_features // 8))
+            self._memo.update(zip(map(bytes, packed), values.tolist(), strict=True))
+            self.n_from_disk = len(values)
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
         masks = np.asarray(masks, dtype=bool).reshape(-1, self.n_features)
-        keys = [row.tobytes() for row in np.packbits(masks, axis=1)]
+        packed = np.packbits(masks, axis=1)
+        keys = [row.tobytes() for row in packed]
         missing = list({key: i for i, key in reversed(list(enumerate(keys))) if key not in self._memo}.values())
-        if missing:
-            values = np.asarray(self.value_function(masks[missing]), dtype=np.float64).ravel()
-            self.n_model_calls += len(missing)
-            for i, value in zip(missing, values, strict=True):
+        for start in range(0, len(missing), self.chunk):
+            rows = missing[start : start + self.chunk]
+            values = np.asarray(self.value_function(masks[rows]), dtype=np.float64).ravel()
+            self.n_model_calls += len(rows)
+            if self.disk is not None:
+                self.disk.store(packed[rows], values)
+            for i, value in zip(rows, values, strict=True):
                 self._memo[keys[i]] = float(value)
         return np.array([self._memo[key] for key in keys], dtype=np.float64)
 

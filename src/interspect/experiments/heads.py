@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluation.removal import top_k_removal
+from ..frontends.base import fingerprint
 from .common import ExperimentResult, SharedAnswers, Timer, run_methods
 
 #: removal-search seconds per pruning level (the MILP falls back to its greedy answer when stopped)
@@ -35,6 +36,8 @@ class MeanOverPrompts:
         self.functions = functions
         self.n_features = functions[0].n_features
         self.feature_names = list(functions[0].feature_names)
+        self.batch_size = int(getattr(functions[0], "batch_size", 64))
+        self.fingerprint = fingerprint(mean_over=[f.fingerprint for f in functions])
 
     def per_prompt(self, masks: np.ndarray) -> np.ndarray:
         return np.stack([np.asarray(f(masks), dtype=np.float64) for f in self.functions], axis=1)
