@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ...contracts import Engine, Faithfulness, FitResult
@@ -9,7 +11,8 @@ from ...transforms.exact import MAX_EXACT_FEATURES
 from ...transforms.sparse import SparseTransform
 from ..exact import transform_of_every_mask
 from ..numerics import blas_threads, check_n_jobs, scale_invariant
-from .sampling import default_budget, query_masks
+from .packed import PackedMasks, as_packed
+from .sampling import default_budget, query_packed_masks
 from .selection import run_pipeline
 from .small_budget import CV_MAX_ROWS, MIN_FIT_QUERIES, fit_small_budget
 
@@ -23,7 +26,7 @@ FIT_BLAS_THREADS = 1
 
 
 def fit_from_queries(
-    x: np.ndarray,
+    x: np.ndarray | PackedMasks,
     y: np.ndarray,
     *,
     max_order: int = DEFAULT_MAX_ORDER,
@@ -34,14 +37,15 @@ def fit_from_queries(
     max_pool: int = 2000,
     prior: SparseTransform | None = None,
 ) -> FitResult:
-    """ProxySPEX on masks ``x`` ``(m, n)`` already queried with values ``y`` (everything after sampling).
+    """ProxySPEX on masks ``x`` ``(m, n)`` (bool, or packed) already queried with values ``y`` (everything after
+    sampling).
 
     ``prior`` (a Fourier transform, e.g. from a pilot run) contributes its supports as top-ranked candidates.
     Below ``CV_MAX_ROWS`` rows the faithfulness is the stack's cross-validated R².
     """
     rng = np.random.default_rng(random_state)
-    x, y = np.asarray(x, dtype=bool), np.asarray(y, dtype=np.float64)
-    n = x.shape[1]
+    x, y = as_packed(x), np.asarray(y, dtype=np.float64)
+    n = x.n_features
     table = _every_mask(x, y)
     if table is not None:  # nothing left to learn: the exact transform (truncated to max_order)
         result = transform_of_every_mask(table, max_order=min(int(max_order), n))
@@ -52,7 +56,7 @@ def fit_from_queries(
         message = f"only {len(y)} queries: too few to learn interactions (need {MIN_FIT_QUERIES}); returning the mean"
         fourier = SparseTransform([()], [float(np.mean(y)) if len(y) else 0.0], n)
         return FitResult(fourier, {"message": message}, None, "proxyspex")
-    options = {
+    options: dict[str, Any] = {
         "max_order": min(int(max_order), n),
         "n_jobs": check_n_jobs(n_jobs),
         "max_candidates": max_candidates,
@@ -77,12 +81,12 @@ def fit_from_queries(
     return FitResult(fourier, info, faithfulness, "proxyspex")
 
 
-def _every_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+def _every_mask(x: PackedMasks, y: np.ndarray) -> np.ndarray | None:
     """``f`` on every mask in bitmask order when the queries hold all ``2^n`` masks, else None."""
-    n = x.shape[1]
+    n = x.n_features
     if n > MAX_EXACT_FEATURES or len(y) < (1 << n):
         return None
-    codes = x.astype(np.int64) @ (1 << np.arange(n, dtype=np.int64))
+    codes = x.rows().astype(np.int64) @ (1 << np.arange(n, dtype=np.int64))
     table = np.full(1 << n, np.nan)
     table[codes] = y
     return None if np.isnan(table).any() else table
@@ -130,11 +134,10 @@ def fit_proxyspex(
     budget = default_budget(n) if budget is None else int(budget)
     if budget < 2:
         raise ValueError(f"ProxySPEX needs a budget of at least 2 queries, got {budget}")
-    x, y = query_masks(engine, budget, rng, paired=paired)
+    x, y = query_packed_masks(engine, budget, rng, paired=paired)
     result = fit_from_queries(
         x, y, max_order=max_order, random_state=rng, n_jobs=n_jobs, max_candidates=max_candidates,
         expand_rounds=expand_rounds, max_pool=max_pool,
     )  # fmt: skip
     result.info = {"budget": budget, "n_fit_queries": len(y), **result.info}
     return result
-

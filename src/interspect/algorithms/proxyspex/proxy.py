@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...transforms.sparse import SparseTransform
+from .packed import PackedMasks, as_packed, lightgbm_rows
 
 #: share of the rows that validate the trees (the usual 80/20 split) ...
 VALIDATION_SHARE = 0.2
@@ -33,10 +34,21 @@ BIN_SAMPLE_ROWS = 1000
 SINGLE_THREAD_MAX_ROWS = 20_000
 #: a tiny L2 penalty on leaf values: keeps leaves with a single row finite without shrinking the others
 LEAF_L2 = 1e-3
+#: the trees train on at most ``max(TREE_MIN_ROWS, TREE_MAX_CELLS / n)`` of the training rows (a random subset):
+#: a round costs rows x features, the trees only propose candidates, and the selection and refit use every row
+TREE_MAX_CELLS = 100_000_000
+TREE_MIN_ROWS = 10_000
+#: above this many training cells the rows reach LightGBM as a stream of unpacked chunks (no float copy held)
+STREAM_MIN_CELLS = 1 << 24
+
+
+def tree_rows(n_rows: int, n_features: int) -> int:
+    """How many training rows the trees see (the rest still rank, select and refit)."""
+    return int(min(n_rows, max(TREE_MIN_ROWS, TREE_MAX_CELLS // max(1, n_features))))
 
 
 def fit_tree_proxy(
-    x: np.ndarray,
+    x: np.ndarray | PackedMasks,
     y: np.ndarray,
     max_order: int,
     rng: np.random.Generator,
@@ -52,12 +64,14 @@ def fit_tree_proxy(
     """
     import lightgbm as lgb
 
-    m = len(y)
+    masks = as_packed(x)
+    m, n = masks.shape
     perm = rng.permutation(m)
     n_val = max(2, min(int(round(VALIDATION_SHARE * m)), VALIDATION_MAX_ROWS))
     val, tr = perm[:n_val], perm[n_val:]
+    tr = tr[: tree_rows(len(tr), n)]  # a random subset: perm is a random order
     depths = depths or (max_order,)
-    x32 = x.astype(np.float32)
+    x_val = masks.rows(val).astype(np.float32)
     # 0/1 features: two bins, found from a sample of rows (uniform masks show both values of every feature in
     # it); no feature bundling (the masks are dense and independent, bundling only costs time)
     data_params = {
@@ -80,8 +94,10 @@ def fit_tree_proxy(
         "num_threads": (0 if m > SINGLE_THREAD_MAX_ROWS else 1) if n_jobs is None else int(n_jobs),  # 0: OpenMP's
         "seed": int(rng.integers(2**31 - 1)),
     }
-    train_set = lgb.Dataset(x32[tr], y[tr], params=data_params, free_raw_data=False)
-    val_set = lgb.Dataset(x32[val], y[val], reference=train_set)
+    streamed = len(tr) * n > STREAM_MIN_CELLS
+    train_x = lightgbm_rows(masks, tr) if streamed else masks.rows(tr).astype(np.float32)
+    train_set = lgb.Dataset(train_x, y[tr], params=data_params, free_raw_data=streamed)
+    val_set = lgb.Dataset(x_val, y[val], reference=train_set)
     var = float(np.var(y[val])) or 1.0
     best: tuple[float, Any, dict[str, Any]] | None = None
     for depth in depths:
@@ -94,28 +110,33 @@ def fit_tree_proxy(
             callbacks=[lgb.early_stopping(PATIENCE, verbose=False, min_delta=MIN_GAIN * var)],
             keep_training_booster=True,  # the trees are read once; no round trip through the model text
         )
-        mse = float(np.mean((booster.predict(x32[val], num_iteration=booster.best_iteration) - y[val]) ** 2))
+        mse = float(np.mean((booster.predict(x_val, num_iteration=booster.best_iteration) - y[val]) ** 2))
         r2 = 1.0 - mse / var
         if best is None or r2 > best[0]:
             best = (r2, booster, {"max_depth": int(depth), "n_trees": int(booster.best_iteration)})
     assert best is not None
-    return best[1], dict(best[2], proxy_r2=best[0], learning_rate=learning_rate, validation_rows=val)
+    info = dict(best[2], proxy_r2=best[0], learning_rate=learning_rate, validation_rows=val, tree_rows=len(tr))
+    return best[1], info
 
 
-def candidate_terms(proxy_fourier: SparseTransform, x: np.ndarray, y: np.ndarray) -> tuple[SparseTransform, np.ndarray]:
+def candidate_terms(
+    proxy_fourier: SparseTransform, x: PackedMasks, y: np.ndarray, rows: np.ndarray
+) -> tuple[SparseTransform, np.ndarray]:
     """Proxy terms (without the empty set) plus all singletons, with a magnitude score for each.
 
-    Singletons the trees never split on are scored by their direct estimate ``|mean(y (-1)^{x_i})|``, so a
-    feature the proxy missed can still enter the model when the data support it.
+    Singletons the trees never split on are scored by their direct estimate ``|mean(y (-1)^{x_i})|`` over the
+    ``rows`` (a boolean selector), so a feature the proxy missed can still enter the model when the data
+    support it.
     """
-    n = x.shape[1]
+    n = x.n_features
     proxy = proxy_fourier.prune(tol=0.0)
     proxy = proxy._select(proxy.degrees > 0)
     singles = SparseTransform(np.arange(n)[:, None], np.zeros(n), n)
     merged = proxy + singles  # duplicate supports are summed: singles add 0
     score = np.abs(merged.coefs)
     is_single = merged.degrees == 1
-    direct = np.abs((1.0 - 2.0 * x).T @ (y - y.mean())) / len(y)
+    y_r = y[rows]
+    direct = np.abs(x.signed_sums(y_r - y_r.mean(), rows)) / len(y_r)
     feat = merged.idx[is_single, 0]
     score[is_single] = np.maximum(score[is_single], np.where(score[is_single] > 0, 0.0, direct[feat]))
     return merged, score

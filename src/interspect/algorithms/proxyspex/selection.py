@@ -29,8 +29,9 @@ import scipy.linalg
 from scipy.linalg.lapack import dpotrs
 
 from ...transforms.sparse import PAD, SparseTransform, pad_columns
-from ..numerics import parity_design, r2_score, ridge, support_keys, transposed_masks
+from ..numerics import r2_score, ridge_from_gram, support_keys
 from ..tree_fourier import lightgbm_to_fourier
+from .packed import PackedMasks, as_packed
 from .pair_lasso import stack_weights
 from .proxy import candidate_terms, fit_tree_proxy
 
@@ -44,6 +45,8 @@ PREFIX_GRID_POINTS = 30
 ADDITIVE_TOLERANCE = 0.002
 #: the trees' thousands of small terms are blended in only for a validation R² gain above this
 BLEND_MIN_GAIN = 5e-4
+#: cells (rows x terms, float32) of one block of the expansion pool's design while it is scored
+POOL_BLOCK_CELLS = 1 << 24
 
 
 def _subset_rows(idx: np.ndarray, degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +59,7 @@ def _subset_rows(idx: np.ndarray, degrees: np.ndarray) -> tuple[np.ndarray, np.n
     big = np.iinfo(np.int64).max
     sub = np.sort(np.where(bits, idx[src].astype(np.int64), big), axis=1)
     return np.where(sub == big, PAD, sub), src
+
 
 def hierarchical_order(candidates: SparseTransform, scores: np.ndarray) -> np.ndarray:
     """Order candidates by inherited importance (max score over candidates containing them), then degree.
@@ -74,30 +78,85 @@ def hierarchical_order(candidates: SparseTransform, scores: np.ndarray) -> np.nd
     np.maximum.at(inherited, order[pos[hit]], scores[src[hit]])
     return np.lexsort((candidates.degrees, -inherited))
 
+
 def _prefix_grid(k_max: int) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, k_max, num=min(k_max, PREFIX_GRID_POINTS))).astype(int))
 
+
+class FoldStats:
+    """Per-fold Gram matrices ``DᵀD``, right-hand sides ``Dᵀy`` and ``yᵀy`` of a ±1 design (Gram sums exact in
+    float32 below 2^24 rows); the largest fold's as the total minus the others, so no copy of its rows is made."""
+
+    def __init__(self, design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> None:
+        d32 = np.asarray(design, dtype=np.float32)
+        self.sizes = np.bincount(folds, minlength=int(folds.max()) + 1)
+        big = int(np.argmax(self.sizes))
+        self.gram_all = (d32.T @ d32).astype(np.float64)
+        self.rhs_all = _transposed_product(d32, y)
+        self.grams, self.rhs, self.yy = [], [], []
+        for f in range(len(self.sizes)):
+            rows = folds == f
+            if f == big:
+                self.grams.append(np.zeros_like(self.gram_all))
+                self.rhs.append(np.zeros_like(self.rhs_all))
+            else:
+                self.grams.append((d32[rows].T @ d32[rows]).astype(np.float64))
+                self.rhs.append(d32[rows].T.astype(np.float64) @ y[rows])
+            self.yy.append(float(y[rows] @ y[rows]))
+        if len(self.sizes) > 1:
+            self.grams[big] = self.gram_all - sum(self.grams)
+            self.rhs[big] = self.rhs_all - sum(self.rhs)
+        else:
+            self.grams[big], self.rhs[big] = self.gram_all, self.rhs_all
+
+    def ridge(self, k: int, alpha: float, without: int | None = None, columns: np.ndarray | None = None) -> np.ndarray:
+        """Ridge coefficients (column 0 the unpenalised intercept) of the first ``k`` columns (or of
+        ``columns``) on every row, or on the rows outside fold ``without``; as :func:`~..numerics.ridge`."""
+        cols = np.arange(k) if columns is None else columns
+        gram, rhs, rows = self.gram_all, self.rhs_all, int(self.sizes.sum())
+        if without is not None:
+            gram, rhs, rows = gram - self.grams[without], rhs - self.rhs[without], rows - int(self.sizes[without])
+        return ridge_from_gram(gram[np.ix_(cols, cols)], rhs[cols], rows, alpha)
+
+
+def _transposed_product(design: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``designᵀ v`` in float64, a block of rows at a time (no float64 copy of the design)."""
+    out = np.zeros(design.shape[1])
+    step = max(1024, (1 << 22) // max(1, design.shape[1]))
+    for lo in range(0, len(design), step):
+        out += design[lo : lo + step].T.astype(np.float64) @ v[lo : lo + step]
+    return out
+
+
+def design_product(design: np.ndarray, coefs: np.ndarray) -> np.ndarray:
+    """``design[:, :len(coefs)] @ coefs`` in float64, a block of rows at a time (no float64 copy of the design)."""
+    k = len(coefs)
+    step = max(1024, (1 << 22) // max(1, k))
+    return np.concatenate(
+        [design[lo : lo + step, :k].astype(np.float64) @ coefs for lo in range(0, len(design), step)] or [np.zeros(0)]
+    )
+
+
 def select_prefix(
-    design: np.ndarray, y: np.ndarray, folds: np.ndarray, eval_folds: tuple[int, ...] | None = None
+    design: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    eval_folds: tuple[int, ...] | None = None,
+    stats: FoldStats | None = None,
 ) -> tuple[int, float, float]:
     """Validated choice of the prefix length ``K`` (column 0 is the intercept) and ridge strength.
 
     ``folds[r]`` is the fold of row ``r``; each fold in ``eval_folds`` (default: all, i.e. K-fold CV) is
     predicted from a fit on the other rows. Returns ``(K, alpha, r2)``, ``r2`` being the out-of-fold R² of
-    the chosen model on the evaluated rows. Among near-ties the shortest prefix wins.
+    the chosen model on the evaluated rows. Among near-ties the shortest prefix wins. ``stats``: the design's
+    :class:`FoldStats`, when already computed.
     """
     m, k_max = design.shape
-    n_folds = int(folds.max()) + 1
+    stats = FoldStats(design, y, folds) if stats is None else stats
+    n_folds = len(stats.sizes)
     evaluated = range(n_folds) if eval_folds is None else eval_folds
-    d32 = np.asarray(design, dtype=np.float32)  # ±1 entries: Gram sums are exact in float32 below 2^24 rows
-    grams, rhs, yy, sizes = [], [], [], []
-    for f in range(n_folds):
-        rows = folds == f
-        grams.append((d32[rows].T @ d32[rows]).astype(np.float64))
-        rhs.append(d32[rows].T.astype(np.float64) @ y[rows])
-        yy.append(float(y[rows] @ y[rows]))
-        sizes.append(int(rows.sum()))
-    gram_all, rhs_all = sum(grams), sum(rhs)
+    grams, rhs, yy, sizes = stats.grams, stats.rhs, stats.yy, stats.sizes
+    gram_all, rhs_all = stats.gram_all, stats.rhs_all
     grid = _prefix_grid(k_max)
     errors = np.full((len(RIDGE_GRID), len(grid)), np.inf)
     for a, alpha in enumerate(RIDGE_GRID):
@@ -125,13 +184,16 @@ def select_prefix(
     a = int(np.argmin(np.where(ok[:, g], errors[:, g], np.inf)))
     return int(grid[g]), float(RIDGE_GRID[a]), 1.0 - float(errors[a, g]) / total
 
+
 def stack_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     width = max(a.shape[1], b.shape[1])
     return np.vstack([pad_columns(a, width), pad_columns(b, width)])
 
+
 def with_intercept(idx: np.ndarray) -> np.ndarray:
     """Prepend the empty support (row 0, the intercept) to a padded support matrix."""
     return stack_rows(np.full((1, idx.shape[1]), PAD), idx)
+
 
 def _expansion_pool(
     selected: np.ndarray, coefs: np.ndarray, rest: np.ndarray, max_order: int, n: int, max_pool: int
@@ -158,8 +220,9 @@ def _expansion_pool(
     pool = pool[~known & ((pool != PAD).sum(axis=1) > 0)]
     return pool[:max_pool]
 
+
 def run_pipeline(
-    x: np.ndarray,
+    x: np.ndarray | PackedMasks,
     y: np.ndarray,
     rng: np.random.Generator,
     max_order: int,
@@ -172,15 +235,18 @@ def run_pipeline(
 ) -> tuple[SparseTransform, dict[str, Any]]:
     """Proxy -> candidates -> validated prefix (one split) -> hierarchical expansion -> pruning -> final fit
     (-> blend with the trees' own transform, if ``blend_proxy`` and the validation rows favour it)."""
-    n = x.shape[1]
-    booster, info = fit_tree_proxy(x, y, max_order, rng, n_jobs)
+    masks = as_packed(x)
+    n = masks.n_features
+    booster, info = fit_tree_proxy(masks, y, max_order, rng, n_jobs)
     # Every ranking below (proxy, residual correlations, fitted magnitudes) is computed on the trees' training
     # rows only; prefixes are chosen on the validation rows, which none of those rankings saw.
     folds = np.ones(len(y), dtype=np.int64)
     folds[info.pop("validation_rows")] = 0
     tr = folds == 1
+    val_rows = np.flatnonzero(~tr)
     proxy_fourier = lightgbm_to_fourier(booster, n, num_iteration=booster.best_iteration, max_degree=max_order)
-    candidates, scores = candidate_terms(proxy_fourier, x[tr], y[tr])
+    del booster  # frees LightGBM's binned rows before the designs are built
+    candidates, scores = candidate_terms(proxy_fourier, masks, y, tr)
     if prior is not None and len(prior):  # known terms (e.g. a pilot's) go first, strongest first
         prior = prior._select(prior.degrees > 0)
         top = float(scores.max(initial=0.0))
@@ -193,55 +259,59 @@ def run_pipeline(
     k_cap = int(max(1, min(len(order), max_candidates, int(0.75 * tr.sum()) - 1)))
 
     design_idx = with_intercept(ranked[:k_cap])
-    x_t = transposed_masks(x)
-    design = parity_design(None, x_t=x_t, idx=design_idx)
-    k, alpha, val_r2 = select_prefix(design, y, folds, (0,))
-    coefs = ridge(design[tr, :k], y[tr], alpha)
+    design = masks.parity_design(design_idx)
+    stats = FoldStats(design, y, folds)
+    k, alpha, val_r2 = select_prefix(design, y, folds, (0,), stats)
+    coefs = stats.ridge(k, alpha, without=0)
     info["first_k"] = k
     rounds = 0
     for _ in range(expand_rounds):
         pool = _expansion_pool(design_idx[1:k], coefs[1:], ranked, max_order, n, max_pool)
         if len(pool) == 0:
             break
-        pool_design = parity_design(None, x_t=x_t, idx=pool)
-        residual = y[tr] - design[tr, :k] @ coefs
-        score = np.abs(pool_design[tr].T @ residual.astype(np.float32)) / len(residual)
+        residual = np.where(tr, y - design_product(design, coefs), 0.0)
+        score = _pool_scores(masks, pool, residual) / tr.sum()
         # universal threshold: under "no missing term" each score is ~ N(0, var(r)/m); keep only terms above
         # the expected maximum of len(pool) such scores, so that ranking cannot inject noise terms
-        floor = float(np.std(residual)) * np.sqrt(2.0 * np.log(2.0 * len(pool)) / len(residual))
+        floor = float(np.std(residual[tr])) * np.sqrt(2.0 * np.log(2.0 * len(pool)) / tr.sum())
         take = np.argsort(-score, kind="stable")[: max(k_cap - k, k_cap // 4)]
         take = take[score[take] > floor]
         if len(take) == 0:
             break
         new_idx = stack_rows(design_idx[:k], pool[take])
-        new_design = np.hstack([design[:, :k], pool_design[:, take]])
-        k2, alpha2, r2 = select_prefix(new_design, y, folds, (0,))
+        new_design = np.hstack([design[:, :k], masks.parity_design(pool[take])])
+        new_stats = FoldStats(new_design, y, folds)
+        k2, alpha2, r2 = select_prefix(new_design, y, folds, (0,), new_stats)
         if r2 <= val_r2 + 1e-9:
             break
-        design_idx, design, k, alpha, val_r2 = new_idx, new_design, k2, alpha2, r2
-        coefs = ridge(design[tr, :k], y[tr], alpha)
+        design_idx, design, stats, k, alpha, val_r2 = new_idx, new_design, new_stats, k2, alpha2, r2
+        coefs = stats.ridge(k, alpha, without=0)
         rounds += 1
     if k > 2:  # pruning: re-rank the kept terms by fitted magnitude (hierarchically), keep the best prefix
         kept = SparseTransform(design_idx[1:k], np.abs(coefs[1:]), n)
         idx2 = with_intercept(kept.idx[hierarchical_order(kept, kept.coefs)])
-        design2 = parity_design(None, x_t=x_t, idx=idx2)
-        k2, alpha2, r2 = select_prefix(design2, y, folds, (0,))
+        design2 = masks.parity_design(idx2)
+        stats2 = FoldStats(design2, y, folds)
+        k2, alpha2, r2 = select_prefix(design2, y, folds, (0,), stats2)
         if k2 < len(idx2) and r2 >= val_r2 - 1e-3 * (1.0 - val_r2) - 1e-9:
-            design_idx, design, k, alpha, val_r2 = idx2, design2, k2, alpha2, r2
+            design_idx, design, stats, k, alpha, val_r2 = idx2, design2, stats2, k2, alpha2, r2
     first = np.flatnonzero((design_idx[:k] != PAD).sum(axis=1) <= 1)  # the intercept and kept singletons
+    val_design = design[val_rows]
     additive = len(first) < k and (
-        r2_score(y[~tr], design[~tr][:, first] @ ridge(design[tr][:, first], y[tr], alpha))
+        r2_score(y[val_rows], val_design[:, first] @ stats.ridge(k, alpha, without=0, columns=first))
         >= val_r2 - ADDITIVE_TOLERANCE
     )
     if additive:  # the interactions do not earn their place on the validation rows: the additive fit
-        design_idx, design, k = design_idx[first], design[:, first], len(first)
-    coefs = ridge(design[:, :k], y, alpha)  # final refit on every fitted query
+        design_idx, k = design_idx[first], len(first)
+        coefs = stats.ridge(k, alpha, columns=first)
+        val_design = val_design[:, first]
+    else:
+        coefs = stats.ridge(k, alpha)  # final refit on every fitted query
     fourier = SparseTransform(design_idx[:k], coefs, n).drop_zeros(rtol=1e-10)
     weight = 0.0
     if blend_proxy and not additive:
-        val = ~tr
-        selected = design[val, :k] @ ridge(design[tr, :k], y[tr], alpha)  # honest on the validation rows
-        weight, r2 = proxy_blend_weight(selected, proxy_fourier.predict(x[val]), y[val])
+        selected = val_design[:, :k] @ stats.ridge(k, alpha, without=0)  # honest on the validation rows
+        weight, r2 = proxy_blend_weight(selected, proxy_fourier.predict(masks.rows(val_rows)), y[val_rows])
         weight = weight if r2 > val_r2 + BLEND_MIN_GAIN else 0.0
         if weight > 0:
             fourier = fourier.with_coefs((1 - weight) * fourier.coefs) + proxy_fourier.with_coefs(
@@ -253,6 +323,16 @@ def run_pipeline(
         proxy_weight=weight, additive=bool(additive),
     )  # fmt: skip
     return fourier, info
+
+
+def _pool_scores(masks: PackedMasks, pool: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """``|Dᵀ r|`` of the pool terms' parity columns, a block of terms at a time (``r`` is 0 off the training
+    rows), so the pool's design is never held whole."""
+    step = max(16, POOL_BLOCK_CELLS // max(1, len(masks)))
+    r32 = residual.astype(np.float32)
+    blocks = [masks.parity_design(pool[lo : lo + step]).T @ r32 for lo in range(0, len(pool), step)]
+    return np.abs(np.concatenate(blocks))
+
 
 def proxy_blend_weight(selected: np.ndarray, proxy: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Weight ``w`` of the trees' transform in ``(1 - w) · selected + w · proxy`` minimising the error on

@@ -29,7 +29,8 @@ import numpy as np
 import scipy.linalg
 
 from ...transforms.sparse import SparseTransform
-from ..numerics import parity_design, r2_score, ridge
+from ..numerics import r2_score, ridge
+from .packed import PackedMasks, as_packed
 from .pair_lasso import fit_pair_lasso, stack_weights
 from .selection import RIDGE_GRID, run_pipeline, with_intercept
 
@@ -93,24 +94,26 @@ def ridge_cv_predictions(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -
 
 
 def fit_small_budget(
-    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, **options: Any
+    x: np.ndarray | PackedMasks, y: np.ndarray, rng: np.random.Generator, **options: Any
 ) -> tuple[SparseTransform, dict[str, Any], float]:
     """The bagged pipeline, the singleton ridge and the pair lasso, stacked (module docstring).
 
     ``options`` are the pipeline's. Returns the transform, diagnostics and the blend's out-of-fold R².
     """
+    masks = as_packed(x)
+    x = masks.rows()  # below CV_MAX_ROWS rows: small
     n = x.shape[1]
-    fourier, info = run_pipeline(x, y, rng, **options)
+    fourier, info = run_pipeline(masks, y, rng, **options)
     folds = kfold_labels(len(y), N_FOLDS, rng)
     oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
     bag = fourier.with_coefs(0.5 * fourier.coefs)  # half the fit on all rows, half the mean of the fold fits
     for f in range(N_FOLDS):
         tr, val = folds != f, folds == f
-        fold_fit = run_pipeline(x[tr], y[tr], rng, **options)[0]
+        fold_fit = run_pipeline(masks.subset(tr), y[tr], rng, **options)[0]
         oof[val] = fold_fit.predict(x[val])
         bag = bag + fold_fit.with_coefs(fold_fit.coefs / (2 * N_FOLDS))
     single_idx = with_intercept(np.arange(n)[:, None])
-    single_design = parity_design(x, single_idx)
+    single_design = masks.parity_design(single_idx)
     ridge_oof = ridge_cv_predictions(single_design, y, folds)
     a = int(np.argmin(((ridge_oof - y) ** 2).sum(axis=1)))
     single_coefs = ridge(single_design, y, RIDGE_GRID[a])
