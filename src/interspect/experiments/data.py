@@ -25,7 +25,8 @@ NEIGHBOURS = 3
 #: digits whose test rows are scored (3 and 8 look alike, so their training groups compete and cooperate)
 TEST_DIGITS = (3, 8)
 QUICK = {"n_copies": 4, "budget": 400, "methods": ("auto", "lasso", "kernelshap"), "n_test_rows": 10}
-FULL = {"n_copies": 6, "budget": 1500, "methods": ("auto", "proxyspex", "lasso", "kernelshap"), "n_test_rows": 20}
+FULL = {"n_copies": 6, "budget": 1500, "methods": ("auto", "proxyspex", "spex", "lasso", "kernelshap"),
+        "n_test_rows": 20}
 
 
 def digit_groups(n_copies: int, n_test_rows: int, random_state: int = 0):
@@ -86,7 +87,7 @@ def run(
             config[key] = value
     x, y, x_test, y_test, groups, originals = digit_groups(config["n_copies"], config["n_test_rows"], random_state)
     copies = {frozenset((name, f"copy of {name}")) for name in originals}
-    rows, pairs = [], []
+    rows, pairs, strongest_synergies = [], [], []
     with Timer() as timer:
         vf = DataAttributionValueFunction(
             KNeighborsClassifier(NEIGHBOURS), x, y, x_test, y_test, groups=groups, score="prob", min_size=NEIGHBOURS
@@ -97,20 +98,26 @@ def run(
         values = shared(masks)
         for method, expl in run_methods(shared, config["methods"], config["budget"], random_state=random_state).items():
             top = expl.top(n_pairs, index="mobius", order=2, min_order=2)
-            pair_terms = {frozenset(t.names): t.value for t in expl.top(10**6, index="mobius", order=2, min_order=2)}
+            every_pair = expl.top(10**6, index="mobius", order=2, min_order=2)
+            pair_terms = {frozenset(t.names): t.value for t in every_pair}
             found = [pair_terms.get(c, 0.0) for c in copies]
+            synergies = sorted((t for t in every_pair if t.value > 0), key=lambda t: -t.value)[:n_pairs // 2]
             rows.append({
                 "method": method,
                 "picked": expl.method,
                 "queries": expl.n_queries,
                 "r2": r2_on(expl, masks, values),
                 "pairs_found": len(pair_terms),
+                "synergies": sum(v > 0 for v in pair_terms.values()),
                 "copies_redundant": sum(v < 0 for v in found),
                 "copies_in_top": sum(frozenset(t.names) in copies for t in top),
                 "n_copies": len(copies),
             })
             pairs += [{"method": method, "relation": t.relation, "groups": " + ".join(t.names), "value": t.value,
                        "rows": "; ".join(_rows_of(groups, name) for name in t.names)} for t in top]
+            strongest_synergies += [{"method": method, "groups": " + ".join(t.names), "value": t.value,
+                                     "rows": "; ".join(_rows_of(groups, name) for name in t.names)}
+                                    for t in synergies]
     notes = [
         f"{len(names)} groups ({len(y)} training rows) of sklearn digits, {NEIGHBOURS}-nearest-neighbour "
         f"classifier, test digits {TEST_DIGITS}",
@@ -119,10 +126,15 @@ def run(
         "strongest pairs: " + "; ".join(
             f"{p['method']}: {p['relation']} {p['groups']} ({p['value']:+.3f})" for p in pairs[:6]
         ),
+        "strongest synergies: " + "; ".join(
+            f"{p['method']}: {p['groups']} ({p['value']:+.3f})" for p in strongest_synergies[: n_pairs // 2]
+        ),
     ]
-    columns = ["method", "picked", "queries", "r2", "pairs_found", "copies_redundant", "copies_in_top", "n_copies"]
+    columns = ["method", "picked", "queries", "r2", "pairs_found", "synergies", "copies_redundant", "copies_in_top",
+               "n_copies"]
     plot = {"x": "method", "y": ["r2", "copies_redundant"], "group": "method"}
-    return ExperimentResult("data", config, rows, columns, notes, {"pairs": pairs, "plot": plot}, timer.seconds)
+    extra = {"pairs": pairs, "synergies": strongest_synergies, "plot": plot}
+    return ExperimentResult("data", config, rows, columns, notes, extra, timer.seconds)
 
 
 def _rows_of(groups: dict[str, list[int]], name: str) -> str:
