@@ -68,7 +68,8 @@ def test_size_options_map_to_each_experiments_arguments():
 
     assert size_options("rag", items=8, seeds=None) == {"n_items": 8}
     assert size_options("heads", items=6, budget=200) == {"n_explain": 6, "budget": 200}
-    assert size_options("recall", seeds=2) == {"seeds": (0, 1)}
+    assert size_options("recall", seeds=2, models="vader, sentiment") == {"seeds": (0, 1),
+                                                                           "models": ("vader", "sentiment")}
     with pytest.raises(ValueError, match="--seeds does not apply"):
         size_options("rag", seeds=2)
 

@@ -164,6 +164,8 @@ def _experiment_arguments(exp: argparse.ArgumentParser) -> None:
     exp.add_argument("--items", type=int, metavar="N", help="questions (rag, multires), explained prompts (heads)")
     exp.add_argument("--seeds", type=int, metavar="N", help="mask seeds 0..N-1 (recall)")
     exp.add_argument("--budget", type=int, metavar="N", help="queries per method (heads, data, removal)")
+    exp.add_argument("--permutations", type=int, metavar="N", help="permutations of the Shapley reference (recall)")
+    exp.add_argument("--models", metavar="A,B", help="models to run, e.g. vader,sentiment (recall, removal)")
     exp.set_defaults(handler=_experiment)
 
 
@@ -179,7 +181,8 @@ def _experiment(args: argparse.Namespace) -> None:
     from .experiments import run, size_options
 
     try:
-        options = size_options(args.name, items=args.items, seeds=args.seeds, budget=args.budget)
+        options = size_options(args.name, items=args.items, seeds=args.seeds, budget=args.budget,
+                               permutations=args.permutations, models=args.models)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print(run(args.name, args.quick, json=args.json, png=args.png, cache=args.cache, **options), flush=True)

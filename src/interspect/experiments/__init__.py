@@ -32,13 +32,16 @@ SIZE_OPTIONS: dict[str, dict[str, str]] = {
     "items": {"rag": "n_items", "multires": "n_items", "heads": "n_explain"},
     "seeds": {"recall": "seeds"},
     "budget": {"heads": "budget", "data": "budget", "removal": "budget"},
+    "permutations": {"recall": "permutations"},
+    "models": {"recall": "models", "removal": "models"},
 }
 
 
-def size_options(name: str, **sizes: int | None) -> dict[str, Any]:
+def size_options(name: str, **sizes: int | str | None) -> dict[str, Any]:
     """Keyword arguments of experiment ``name`` for the given sizes (``items=8``, ``seeds=2`` ...), None: default.
 
-    ``seeds=N`` means seeds ``0 .. N-1``. A size the experiment has no use for raises ``ValueError``.
+    ``seeds=N`` means seeds ``0 .. N-1``; ``models`` is a comma-separated list of model names. A size the
+    experiment has no use for raises ``ValueError``.
     """
     options: dict[str, Any] = {}
     for size, value in sizes.items():
@@ -48,7 +51,10 @@ def size_options(name: str, **sizes: int | None) -> dict[str, Any]:
         if target is None:
             users = ", ".join(sorted(SIZE_OPTIONS[size]))
             raise ValueError(f"--{size} does not apply to experiment {name!r} (it sets the size of: {users})")
-        options[target] = tuple(range(int(value))) if size == "seeds" else int(value)
+        if size == "models":
+            options[target] = tuple(part.strip() for part in str(value).split(",") if part.strip())
+        else:
+            options[target] = tuple(range(int(value))) if size == "seeds" else int(value)
     return options
 
 
