@@ -24,8 +24,10 @@ from .common import ExperimentResult, SharedAnswers, Timer, run_methods
 SEARCH_SECONDS = 10.0
 QUICK = {"settings": {"layer 4": (4,), "layers 3-5": (3, 4, 5)}, "n_explain": 4, "budget": 96,
          "pruned": {"layer 4": (2, 4, 6), "layers 3-5": (6, 12, 18)}}
-FULL = {"settings": {"layer 4": (4,), "layers 3-5": (3, 4, 5)}, "n_explain": 12, "budget": 400,
-        "pruned": {"layer 4": (1, 2, 3, 4, 5, 6, 7), "layers 3-5": (3, 6, 9, 12, 15, 18, 21)}}
+#: the full run prunes where ablation hurts: with every head of one layer mean-ablated, mean log p(answer) over
+#: 8 prompts moved by 0.02-0.15 nats for each of layers 2, 4, ..., 28, and by 2.15 nats for layer 0
+FULL = {"settings": {"layer 0": (0,), "layers 0-2": (0, 1, 2)}, "n_explain": 12, "budget": 400,
+        "pruned": {"layer 0": (1, 2, 3, 4, 5, 6, 7, 8), "layers 0-2": (3, 6, 9, 12, 15, 18, 21, 24)}}
 METHODS = ("auto", "lasso", "kernelshap")
 
 
