@@ -15,13 +15,15 @@ queries. Then, per case, the smallest budget in the grid at which each method re
     /work/benchenv/bin/python bench/bench_proxyspex.py --quick --reuse-refs   # ours only, cached reference rows
     /work/benchenv/bin/python bench/bench_proxyspex.py --fill-refs     # full grid, references only where missing
     /work/benchenv/bin/python bench/bench_proxyspex.py --reach         # queries to R² = 0.9, finer budgets
-    /work/benchenv/bin/python bench/bench_proxyspex.py --speed     # n = 1,000 at 5,000 queries
+    /work/benchenv/bin/python bench/bench_proxyspex.py --speed     # ours vs shapiq, same run: time, memory, R²
+    /work/benchenv/bin/python bench/bench_proxyspex.py --memory    # peak RSS at n = 10,000 (subprocesses)
     /work/benchenv/bin/python bench/bench_proxyspex.py --spread 8  # the cells ours loses: 8 seeds vs shapiq
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -158,17 +160,18 @@ class Counted:
         return out
 
 
-def run_ours(case, budget, seed, auto=False):
+def run_ours(case, budget, seed, auto=False, with_model_time=False):
     engine = QueryEngine(case.fn, case.n, batch_size=4096)
     fit = fit_auto if auto else fit_proxyspex
     t = time.perf_counter()
     res = fit(engine, budget=budget, max_order=4, random_state=seed, n_jobs=N_JOBS)
     wall = time.perf_counter() - t
     extra = res.info.get("auto", {}).get("choice", "") if auto else ""
-    return res.fourier, wall - engine.model_time, engine.n_queries, extra
+    out = res.fourier, wall - engine.model_time, engine.n_queries, extra
+    return (*out, engine.model_time) if with_model_time else out
 
 
-def run_shapiq(case, budget, seed):
+def run_shapiq(case, budget, seed, with_model_time=False):
     from shapiq.approximator.proxy.proxyspex import ProxySPEX
 
     approx = ProxySPEX(n=case.n, max_order=4, index="FBII", random_state=seed)
@@ -185,7 +188,8 @@ def run_shapiq(case, budget, seed):
     approx.approximate(budget, game)
     wall = time.perf_counter() - t
     four = captured["fourier"]
-    return SparseTransform.from_dict(four, case.n), wall - game.model_time, len(game.seen), ""
+    out = SparseTransform.from_dict(four, case.n), wall - game.model_time, len(game.seen), ""
+    return (*out, game.model_time) if with_model_time else out
 
 
 def run_spectralexplain(case, budget, seed):
@@ -237,7 +241,9 @@ def main():
     ap.add_argument("--reach", action="store_true", help="only: queries to R² = 0.9 on finer budget ladders")
     ap.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     ap.add_argument("--only", default=None, help="only cases whose name contains this text")
-    ap.add_argument("--speed", action="store_true", help="only time fit_proxyspex at n = 1000, 5000 queries")
+    ap.add_argument("--speed", action="store_true", help="only: time ours and shapiq, same run, on SPEED_CELLS")
+    ap.add_argument("--memory", action="store_true", help="only: peak RSS of fit_proxyspex at n = 10,000")
+    ap.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
     ap.add_argument(
         "--tightest", action="store_true", help="only: ours and shapiq, interleaved, on GBR n = 30 at 37 queries"
     )
@@ -251,7 +257,11 @@ def main():
     args = ap.parse_args()
     quick = args.quick
     if args.speed:
-        return speed()
+        return speed(skip_ref="shapiq ProxySPEX" in args.skip)
+    if args.memory:
+        return memory()
+    if args.memory_child:
+        return memory_child(*args.memory_child)
     if args.tightest:
         return tightest()
     if args.means:
@@ -328,17 +338,98 @@ def main():
     summarize(rows)
 
 
-def speed():
-    """The time target: 5,000 queries at n = 1,000 (planted hierarchical function), after a warm-up run."""
-    case = planted(1000, True, seed=7)
-    fit_proxyspex(QueryEngine(case.fn, case.n), budget=300, max_order=2, random_state=0, n_jobs=N_JOBS)
-    for seed in range(3):
-        engine = QueryEngine(case.fn, case.n, batch_size=8192)
-        wall, cpu = time.perf_counter(), time.process_time()
-        res = fit_proxyspex(engine, budget=5000, max_order=4, random_state=seed, n_jobs=N_JOBS)
-        wall, cpu = time.perf_counter() - wall - engine.model_time, time.process_time() - cpu
-        print(f"seed {seed}: algorithm {wall:.2f} s wall, {cpu:.2f} s CPU, R2 {case.r2(res.fourier):.6f}", flush=True)
+#: the same-run speed table: (case, budgets); planted functions and GBR cost nothing inside the model
+SPEED_CELLS = (
+    ("tree-model GBR n=30", (37, 74, 147)),
+    ("planted-hier n=64", (96, 192, 384)),
+    ("planted-hier n=256", (500, 1024)),
+    ("planted-nonhier n=256", (500,)),
+    ("VADER review n=132", (232, 465)),
+    ("planted-hier n=1000", (5000,)),
+)
+
+
+def speed(seeds: int = 1, skip_ref: bool = False):
+    """Ours (ProxySPEX and auto) and shapiq ProxySPEX in one run on the SPEED_CELLS: algorithm wall and CPU time,
+    ratio, peak RSS, R²."""
+    makers = {
+        "tree-model GBR n=30": lambda: tree_model(30, 3, 2000),
+        "planted-hier n=64": lambda: planted(64, True, 1),
+        "planted-hier n=256": lambda: planted(256, True, 3),
+        "planted-nonhier n=256": lambda: planted(256, False, 4),
+        "VADER review n=132": lambda: vader(2000),
+        "planted-hier n=1000": lambda: planted(1000, True, 7),
+    }
+    run_ours(planted(64, True, 0), 100, 0)  # warm-up (imports, LightGBM)
+    print("| case | n | queries | ours wall s | ours CPU s | auto CPU s | shapiq wall s | shapiq CPU s | ratio wall"
+          " | ratio CPU | peak MB ours / shapiq | R² ours / auto / shapiq |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, budgets in SPEED_CELLS:
+        case = makers[name]()
+        for budget in budgets:
+            for seed in range(seeds):
+                ours = _measure(run_ours, case, budget, seed)
+                auto = _measure(functools.partial(run_ours, auto=True), case, budget, seed)
+                ref = None if skip_ref else _measure(run_shapiq, case, budget, seed)
+                if ref is None or isinstance(ref, str):
+                    refs = (ref or "not run",) * 2
+                    ratio, ref_mb, ref_r2 = ("—", "—"), "—", "—"
+                else:
+                    refs = (f"{ref[1]:.2f}", f"{ref[2]:.2f}")
+                    ratio = (f"{ours[1] / ref[1]:.3f}", f"{ours[2] / ref[2]:.3f}")
+                    ref_mb, ref_r2 = f"{ref[3]:.0f}", f"{ref[0]:.3f}"
+                print(
+                    f"| {name} | {case.n} | {budget} | {ours[1]:.2f} | {ours[2]:.2f} | {auto[2]:.2f} | {refs[0]} |"
+                    f" {refs[1]} | {ratio[0]} | {ratio[1]} | {ours[3]:.0f} / {ref_mb} | {ours[0]:.3f} /"
+                    f" {auto[0]:.3f} / {ref_r2} |",
+                    flush=True,
+                )
     print(f"load average {os.getloadavg()}")
+
+
+def _measure(run, case, budget, seed):
+    """(R², algorithm wall s, algorithm CPU s, peak RSS MB) of one run, or the error's text. CPU = process time
+    minus the wall time inside the model (the models run on one thread)."""
+    cpu = time.process_time()
+    try:
+        with PeakRSS() as mem:
+            fourier, alg_wall, _, _, model_time = run(case, budget, seed, with_model_time=True)
+    except Exception as err:  # noqa: BLE001 - a crashing reference is a result
+        return f"crash ({type(err).__name__})"
+    return case.r2(fourier), alg_wall, time.process_time() - cpu - model_time, mem.peak / 2**20
+
+
+def memory(n: int = 10_000, budgets: tuple[int, ...] = (5_000, 0)):
+    """Peak RSS of fit_proxyspex at ``n`` (budget 0: the default n log2 n), each in a fresh subprocess, with a
+    planted hierarchical function whose evaluation is cheap (its time is subtracted anyway)."""
+    import subprocess
+    import sys
+
+    print("| n | queries | alg wall s | alg CPU s | model s | peak RSS MB (process) | R² |")
+    print("|---|---|---|---|---|---|---|")
+    for budget in budgets:
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(n), str(budget)], capture_output=True, text=True,
+            check=True,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        print(out, flush=True)
+    print(f"load average {os.getloadavg()}")
+
+
+def memory_child(n: int, budget: int):
+    import resource
+
+    from interspect.algorithms.proxyspex import default_budget
+
+    case = planted(n, True, seed=7)
+    budget = budget or default_budget(n)
+    engine = QueryEngine(case.fn, n, batch_size=8192)
+    wall, cpu = time.perf_counter(), time.process_time()
+    res = fit_proxyspex(engine, budget=budget, random_state=0, n_jobs=N_JOBS)
+    wall, cpu = time.perf_counter() - wall - engine.model_time, time.process_time() - cpu - engine.model_time
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    print(f"| {n} | {budget:,} | {wall:.1f} | {cpu:.1f} | {engine.model_time:.1f} | {peak:.0f} |"
+          f" {case.r2(res.fourier):.6f} |")  # fmt: skip
 
 
 def tightest(repeats: int = 7):

@@ -8,13 +8,20 @@ from planted import exact_r2, planted_hierarchical
 import interspect as isp
 from interspect.algorithms.base import get_method
 from interspect.algorithms.numerics import distinct_uniform_masks, parity_design, ridge
-from interspect.algorithms.proxyspex import fit_from_queries, fit_proxyspex
-from interspect.algorithms.proxyspex.pair_lasso import fit_pair_lasso, stack_weights, strongest_pairs
+from interspect.algorithms.proxyspex import fit_from_queries, fit_proxyspex, packed, proxy, sampling, selection
+from interspect.algorithms.proxyspex.packed import PackedMasks
+from interspect.algorithms.proxyspex.pair_lasso import _least_squares, fit_pair_lasso, stack_weights, strongest_pairs
 from interspect.algorithms.proxyspex.proxy import fit_tree_proxy
-from interspect.algorithms.proxyspex.selection import RIDGE_GRID, proxy_blend_weight, run_pipeline, with_intercept
+from interspect.algorithms.proxyspex.selection import (
+    RIDGE_GRID,
+    FoldStats,
+    proxy_blend_weight,
+    run_pipeline,
+    with_intercept,
+)
 from interspect.algorithms.proxyspex.small_budget import kfold_labels, ridge_cv_predictions
 from interspect.query.engine import QueryEngine
-from interspect.transforms.sparse import SparseTransform
+from interspect.transforms.sparse import PAD, SparseTransform
 
 
 @pytest.mark.parametrize("n, seed", [(24, 0), (64, 1), (200, 2)])
@@ -287,3 +294,92 @@ def test_every_mask_gives_the_exact_answer_even_at_tiny_n():
     mean_only = fit_proxyspex(QueryEngine(lambda x: x.sum(axis=1).astype(float), 12), budget=5, random_state=0)
     phi = shapley_values(mean_only.fourier)
     assert list(mean_only.fourier.to_dict()) == [()] and phi.dtype == np.float64 and not phi.any()
+
+
+# ------------------------------------------------------------------------ memory-saving paths (packed masks)
+
+
+def test_packed_masks_give_the_plain_parity_design_and_signed_sums(monkeypatch):
+    monkeypatch.setattr(packed, "CHUNK_CELLS", 64)  # many chunks, each a multiple of 8 rows
+    rng = np.random.default_rng(0)
+    x = rng.random((101, 13)) < 0.5  # neither size a multiple of 8
+    idx = np.array([[PAD, PAD, PAD], [0, PAD, PAD], [3, 12, PAD], [1, 5, 12], [12, PAD, PAD]])
+    masks = PackedMasks.from_bool(x)
+    assert np.array_equal(masks.rows(), x) and np.array_equal(masks.subset([4, 2]).rows(), x[[4, 2]])
+    np.testing.assert_array_equal(masks.parity_design(idx), parity_design(x, idx))
+    w = rng.normal(size=101)
+    rows = rng.random(101) < 0.7
+    np.testing.assert_allclose(masks.signed_sums(w[rows], rows), (1.0 - 2.0 * x[rows]).T @ w[rows], atol=1e-12)
+    np.testing.assert_allclose(masks.signed_sums(w), (1.0 - 2.0 * x).T @ w, atol=1e-12)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_chunked_packed_sampling_draws_the_plain_masks(monkeypatch, paired):
+    monkeypatch.setattr(sampling, "PACKED_MIN_CELLS", 0)
+    monkeypatch.setattr(packed, "CHUNK_CELLS", 800)  # 8 rows a chunk at n = 70
+    n, budget = 70, 61
+    truth = planted_hierarchical(n, n_top=2, max_degree=2, seed=0)
+    engine = QueryEngine(truth.predict, n)
+    masks, y = sampling.query_packed_masks(engine, budget, np.random.default_rng(3), paired=paired)
+    plain = distinct_uniform_masks(budget, n, np.random.default_rng(3), paired=paired)
+    assert np.array_equal(masks.rows(), plain)
+    np.testing.assert_array_equal(y, truth.predict(plain))
+
+
+def test_streamed_trees_equal_the_in_memory_trees(monkeypatch):
+    truth = planted_hierarchical(30, n_top=3, max_degree=3, seed=1)
+    rng = np.random.default_rng(0)
+    x = rng.random((600, 30)) < 0.5
+    fits = []
+    for stream_min in (1 << 60, 0):
+        monkeypatch.setattr(proxy, "STREAM_MIN_CELLS", stream_min)
+        monkeypatch.setattr(packed, "CHUNK_CELLS", 30 * 64)  # 64 rows per streamed chunk
+        booster, info = fit_tree_proxy(x, truth.predict(x), 3, np.random.default_rng(1), 1)
+        fits.append(booster.model_to_string(num_iteration=booster.best_iteration).split("feature_importances")[0])
+    assert fits[0] == fits[1]
+
+
+def test_trees_on_a_row_subset_still_recover_a_planted_function_exactly(monkeypatch):
+    monkeypatch.setattr(proxy, "TREE_MAX_CELLS", 64 * 300)
+    monkeypatch.setattr(proxy, "TREE_MIN_ROWS", 100)
+    truth = planted_hierarchical(64, n_top=4, max_degree=3, seed=2)
+    result = fit_proxyspex(QueryEngine(truth.predict, 64), budget=2500, max_order=3, random_state=0)
+    assert result.info["tree_rows"] == 300  # of 2,000 training rows
+    assert exact_r2(truth, result.fourier) > 1 - 1e-9
+
+
+def test_blockwise_paths_give_the_same_transform(monkeypatch):
+    truth = planted_hierarchical(80, n_top=4, max_degree=3, seed=4)
+    fits = []
+    for tiny in (False, True):
+        if tiny:  # every block / chunk size down to a few rows or terms, the packed sampler and streamed trees
+            monkeypatch.setattr(packed, "CHUNK_CELLS", 80 * 16)
+            monkeypatch.setattr(selection, "POOL_BLOCK_CELLS", 1500 * 3)
+            monkeypatch.setattr(sampling, "PACKED_MIN_CELLS", 0)
+            monkeypatch.setattr(proxy, "STREAM_MIN_CELLS", 0)
+        result = fit_proxyspex(QueryEngine(truth.predict, 80), budget=1500, max_order=3, random_state=5)
+        fits.append(result.fourier.to_dict())
+    assert fits[0].keys() == fits[1].keys()
+    assert all(abs(fits[0][k] - fits[1][k]) < 1e-9 for k in fits[0])
+
+
+def test_fold_statistics_ridge_is_the_ridge_on_those_rows():
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 12)) < 0.5
+    idx = with_intercept(np.array([[0, PAD], [3, PAD], [2, 7], [5, 11]]))
+    design, y = parity_design(x, idx), rng.normal(size=300)
+    folds = (rng.random(300) < 0.2).astype(np.int64) ^ 1  # fold 1 the large one (computed by subtraction)
+    stats = FoldStats(design, y, folds)
+    cols = np.array([0, 2, 4])
+    np.testing.assert_allclose(stats.ridge(4, 0.1, without=0), ridge(design[folds == 1, :4], y[folds == 1], 0.1))
+    np.testing.assert_allclose(stats.ridge(5, 1e-8), ridge(design, y, 1e-8), atol=1e-10)
+    np.testing.assert_allclose(stats.ridge(5, 0.1, columns=cols), ridge(design[:, cols], y, 0.1), atol=1e-12)
+
+
+def test_relaxed_least_squares_falls_back_on_collinear_columns():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 4))
+    y = rng.normal(size=50)
+    np.testing.assert_allclose(_least_squares(z, y, None), np.linalg.lstsq(z, y, rcond=None)[0], atol=1e-10)
+    z = np.hstack([z, z[:, :1]])  # a repeated column: the normal equations are singular
+    np.testing.assert_allclose(_least_squares(z, y, z.T @ z), np.linalg.lstsq(z, y, rcond=None)[0], atol=1e-8)

@@ -36,8 +36,10 @@ SINGLE_THREAD_MAX_ROWS = 20_000
 LEAF_L2 = 1e-3
 #: the trees train on at most ``max(TREE_MIN_ROWS, TREE_MAX_CELLS / n)`` of the training rows (a random subset):
 #: a round costs rows x features, the trees only propose candidates, and the selection and refit use every row
-TREE_MAX_CELLS = 100_000_000
-TREE_MIN_ROWS = 10_000
+#: (planted functions at n = 1,024: the same R² from 2,441 tree rows as from 9,740, 3.5x faster; n = 10,000 at
+#: 132,878 queries: exact from 2,000; no case of the text or VADER grids reaches the cap)
+TREE_MAX_CELLS = 2_500_000
+TREE_MIN_ROWS = 2_000
 #: above this many training cells the rows reach LightGBM as a stream of unpacked chunks (no float copy held)
 STREAM_MIN_CELLS = 1 << 24
 
