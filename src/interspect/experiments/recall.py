@@ -20,7 +20,8 @@ ALPHAS = (0.25, 0.5, 0.75, 1.0)
 K = 10
 QUICK = {"models": ("vader",), "permutations": 200, "alphas": ALPHAS, "seeds": (0,)}
 FULL = {"models": ("vader", "sentiment"), "permutations": 600, "alphas": ALPHAS, "seeds": (0, 1, 2)}
-METHODS = ("auto", "kernelshap", "lasso")
+#: ProxySPEX by name too: when ``auto`` picks it, its masks are the same and cost nothing more
+METHODS = ("auto", "proxyspex", "kernelshap", "lasso")
 
 
 def word_value_function(model: str, text: str | None = None):
@@ -61,19 +62,22 @@ def run(
                 for seed in config["seeds"]:
                     for method, expl in run_methods(shared, methods, budget, random_state=seed).items():
                         rows.append({"model": model, "n": n, "alpha": alpha, "budget": budget, "method": method,
-                                     "seed": seed, "recall": shapley_recall_at_k(expl.shapley_values(), reference, k)})
+                                     "picked": expl.method, "seed": seed,
+                                     "recall": shapley_recall_at_k(expl.shapley_values(), reference, k)})
     table = _mean_over_seeds(rows)
-    columns = ["model", "n", "alpha", "budget", "method", "recall", "seeds"]
+    columns = ["model", "n", "alpha", "budget", "method", "picked", "recall", "seeds"]
     plot = {"x": "alpha", "y": ["recall"], "group": "method"}
     return ExperimentResult("recall", config, table, columns, notes, {"rows": rows, "plot": plot}, timer.seconds)
 
 
 def _mean_over_seeds(rows: list[dict]) -> list[dict]:
-    groups: dict[tuple, list[float]] = {}
+    """Recall averaged over seeds per model, budget and method; ``picked``: the methods ``auto`` chose."""
+    groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["model"], r["n"], r["alpha"], r["budget"], r["method"]), []).append(r["recall"])
+        groups.setdefault((r["model"], r["n"], r["alpha"], r["budget"], r["method"]), []).append(r)
     keys = ("model", "n", "alpha", "budget", "method")
     return [
-        {**dict(zip(keys, group, strict=True)), "recall": float(np.mean(values)), "seeds": len(values)}
-        for group, values in groups.items()
+        {**dict(zip(keys, group, strict=True)), "picked": "/".join(sorted({m["picked"] for m in members})),
+         "recall": float(np.mean([m["recall"] for m in members])), "seeds": len(members)}
+        for group, members in groups.items()
     ]
