@@ -6,7 +6,7 @@ import pytest
 from interspect.cli import build_parser
 from interspect.data import context_of, heads_qa, multihop_qa, rag_demo
 from interspect.experiments import EXPERIMENTS, run
-from interspect.experiments.common import SharedAnswers, precision_at_k, rank_correlation
+from interspect.experiments.common import SharedAnswers, markdown_table, mean_rows, precision_at_k, rank_correlation
 from interspect.experiments.reference import permutation_shapley
 from interspect.transforms.exact import all_masks
 
@@ -79,6 +79,10 @@ def test_metrics():
     assert precision_at_k(scores, [1, 2], 2) == 0.5 and precision_at_k(scores, [1, 3], 2) == 1.0
     assert rank_correlation(scores, np.array([0, 1, 0, 1])) > 0.8
     assert rank_correlation(np.zeros(4), np.array([0, 1, 0, 1])) == 0.0
+    rows = [{"m": "a", "p": 1.0}, {"m": "a", "p": float("nan")}, {"m": "b", "p": float("nan")}]
+    merged = mean_rows(rows, ("m",), ("p",))
+    assert merged[0]["p"] == 1.0 and np.isnan(merged[1]["p"])  # a metric that does not apply is left out
+    assert "n/a" in markdown_table(merged, ["m", "p"])
 
 
 def test_permutation_reference_matches_brute_force_shapley():

@@ -188,7 +188,7 @@ def _plain(value: Any) -> Any:
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float | np.floating):
-            return f"{value:.3f}"
+            return "n/a" if np.isnan(value) else f"{value:.3f}"
         return str(value)
 
     head = "| " + " | ".join(columns) + " |"
@@ -198,7 +198,10 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
 
 
 def mean_rows(rows: Sequence[dict[str, Any]], keys: Sequence[str], metrics: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows averaged over everything but ``keys`` (e.g. over questions per method and budget), first-seen order."""
+    """Rows averaged over everything but ``keys`` (e.g. over questions per method and budget), first-seen order.
+
+    NaN entries (a metric that does not apply to a row) are left out of the mean; NaN when none applies.
+    """
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in keys), []).append(row)
@@ -206,7 +209,8 @@ def mean_rows(rows: Sequence[dict[str, Any]], keys: Sequence[str], metrics: Sequ
     for key, members in groups.items():
         merged = dict(zip(keys, key, strict=True))
         for metric in metrics:
-            merged[metric] = float(np.mean([m[metric] for m in members]))
+            values = np.array([m[metric] for m in members], dtype=np.float64)
+            merged[metric] = float(values[~np.isnan(values)].mean()) if (~np.isnan(values)).any() else float("nan")
         merged["n"] = len(members)
         out.append(merged)
     return out
