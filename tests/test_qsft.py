@@ -131,16 +131,16 @@ def test_budget_planner_closed_form():
         plan = plan_qsft(n, q, budget)
         assert plan.n_queries <= budget
         assert plan.n_queries == plan.n_delays * (plan.n_groups * (q**plan.b - 1) + 1)
-        bigger = query_count(n, q, plan.b + 1, 3) if plan.b < n else np.inf
+        bigger = query_count(n, q, plan.b + 1, 3, 1, plan.block) if plan.b < n else np.inf
         assert bigger > budget  # b is the largest that fits three groups
     robust = plan_qsft(n, q, 200_000, noise_robust=True)
-    assert robust.n_repeats == 3 and robust.n_delays == 3 * (n + 1)
+    assert robust.n_repeats == 3 and robust.n_delays == 3 * robust.block
     truth = planted(n, q, 5, seed=41)
     expl = explain_qary(lambda x: truth.predict(x), n, q, budget=20_000, random_state=0)
     assert expl.n_queries <= 20_000
     assert_same_transform(expl.transform, truth)
     with pytest.raises(ValueError, match="too small"):
-        plan_qsft(n, q, 100)
+        plan_qsft(n, q, 40)  # one group of 3 bins needs 3 blocks of 17 coded delays
 
 
 def test_explanation_outputs_and_json_round_trip():
@@ -278,13 +278,13 @@ def test_design_queries_are_subsampled_lattices_plus_delays(q, n, robust):
     assert len(rows) == query_count(n, q, plan.b, plan.n_groups, plan.n_repeats)  # each shared l = 0 row once
 
 
-def _noisy_r2(n, q, sparsity, level, seed):
+def _noisy_r2(n, q, sparsity, level, seed, delays="identity"):
     truth = planted(n, q, sparsity, seed=seed)
     sd = np.sqrt(truth.variance())
     noise = np.random.default_rng(seed + 1)
     expl = explain_qary(
         lambda z: truth.predict(z) + level * sd * noise.normal(size=len(z)),
-        n, q, sparsity=sparsity, noise_robust=True, random_state=seed, batch_size=4096,
+        n, q, sparsity=sparsity, noise_robust=True, random_state=seed, batch_size=4096, delays=delays,
     )  # fmt: skip
     x = np.random.default_rng(2).integers(0, q, size=(4000, n))
     y = truth.predict(x)
@@ -304,8 +304,9 @@ def test_chase_decoding_recovers_terms_that_phase_rounding_loses(monkeypatch):
 @pytest.mark.parametrize("seed", range(6))
 def test_exact_data_is_never_treated_as_noisy(seed):
     """Float cancellation in the residuals of exact data must not switch on the noisy-data rules."""
+    from interspect.algorithms.qsft.bins import bin_transform
     from interspect.algorithms.qsft.design import design_queries, offsets, subsampling_matrices
-    from interspect.algorithms.qsft.peeling import REL_TOL, Peeler, bin_transform
+    from interspect.algorithms.qsft.peeling import REL_TOL, Peeler
 
     q, n = (3, 4, 5)[seed % 3], 60
     truth = planted(n, q, 30, seed=seed)
@@ -361,8 +362,9 @@ def test_functions_without_structure_give_empty_or_constant_transforms(robust):
 @pytest.mark.parametrize("level", [0.0, 0.5])
 def test_unexplained_energy_tracks_the_peeled_bins(level):
     """The bins' energy is kept up to date as peeling changes them: it equals a recount over all bins."""
+    from interspect.algorithms.qsft.bins import bin_transform
     from interspect.algorithms.qsft.design import design_queries, offsets, subsampling_matrices
-    from interspect.algorithms.qsft.peeling import Peeler, bin_transform
+    from interspect.algorithms.qsft.peeling import Peeler
 
     q, n = 4, 40
     truth = planted(n, q, 30, seed=3)
@@ -382,14 +384,14 @@ def test_unexplained_energy_tracks_the_peeled_bins(level):
 @pytest.mark.parametrize(("q", "b", "p"), [(3, 3, 7), (4, 2, 5), (2, 4, 3), (5, 2, 4)])
 @pytest.mark.parametrize("work", [0, 1 << 40])  # forces the FFT, then the DFT-matrix product
 def test_bin_transform_is_the_q_ary_dft_either_way(q, b, p, work, monkeypatch):
-    from interspect.algorithms.qsft import peeling
+    from interspect.algorithms.qsft import bins
     from interspect.algorithms.qsft.design import all_digits
 
-    monkeypatch.setattr(peeling, "MATMUL_DFT_WORK", work)
+    monkeypatch.setattr(bins, "MATMUL_DFT_WORK", work)
     samples = np.random.default_rng(q * b).normal(size=(2, q**b, p))
     digits = all_digits(b, q)
     kernel = np.exp(-2j * np.pi * ((digits @ digits.T) % q) / q) / q**b  # [j, l]
-    np.testing.assert_allclose(peeling.bin_transform(samples, q, b), kernel @ samples, atol=1e-12)
+    np.testing.assert_allclose(bins.bin_transform(samples, q, b), kernel @ samples, atol=1e-12)
 
 
 @pytest.mark.parametrize(("q", "n"), [(3, 50), (16, 9), (17, 4)])
@@ -412,7 +414,7 @@ def test_a_budget_the_design_cannot_support_is_refused_with_the_minimum():
     n, q = 20, 4
     truth = planted(n, q, 1500, seed=1)
     engine = QaryQueryEngine(lambda x: truth.predict(x, real=True), n, q)
-    needed = query_count(n, q, 5, 4)
+    needed = query_count(n, q, 5, 4, 1, plan_qsft(n, q, 24_000).block)
     with pytest.raises(ValueError, match=rf"too small for this function.*at least {needed:,} queries \(b = 5\)"):
         fit_qsft(engine, budget=24_000, random_state=0)
     fine = fit_qsft(QaryQueryEngine(lambda x: truth.predict(x, real=True), n, q), budget=150_000, random_state=0)

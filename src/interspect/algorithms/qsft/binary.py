@@ -9,6 +9,7 @@ import numpy as np
 from ...contracts import Engine, FitResult
 from ...query.qary import QaryQueryEngine
 from ...transforms.qary import SparseQaryTransform
+from .design import DEFAULT_DELAYS
 from .qsft import fit_qsft
 
 DEFAULT_MAX_ORDER = 4  # the binary methods' usual bound on the interaction order
@@ -27,6 +28,7 @@ def fit_qsft_binary(
     sparsity: int | None = None,
     n_groups: int | None = None,
     n_repeats: int | None = None,
+    delays: str = DEFAULT_DELAYS,
     max_iter: int = 64,
     false_alarm: float = 1e-4,
 ) -> FitResult:
@@ -40,7 +42,7 @@ def fit_qsft_binary(
     result = fit_qsft(
         qary, budget=budget, max_order=DEFAULT_MAX_ORDER if max_order is None else max_order,
         random_state=random_state, n_jobs=n_jobs, noise_robust=noise_robust, sparsity=sparsity, n_groups=n_groups,
-        n_repeats=n_repeats, max_iter=max_iter, false_alarm=false_alarm,
+        n_repeats=n_repeats, delays=delays, max_iter=max_iter, false_alarm=false_alarm,
     )  # fmt: skip
     transform = cast(SparseQaryTransform, result.transform)  # fit_qsft fits q-ary transforms only
     return FitResult(transform.to_binary(keep_value=1), result.info, result.faithfulness, "qsft")

@@ -185,6 +185,8 @@ class BCHCode:
         Chien search, Forney); a word with more than ``t`` errors fails or decodes to a wrong message."""
         gf, t, p = self.gf, self.t, self.gf.p
         n_words = len(y)
+        if n_words == 0:
+            return np.zeros((0, self.n), dtype=np.int64), np.zeros(0, dtype=bool)
         synd = gf.pack(np.rint(y.astype(np.float64) @ self.syndromes).astype(np.int64).reshape(n_words, 2 * t, gf.m))
         lam, length = _berlekamp_massey(gf, synd, t)
         ok = (length <= t) & ~lam[:, t + 1 :].any(axis=1)

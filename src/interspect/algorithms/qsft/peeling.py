@@ -1,9 +1,10 @@
-"""Bin transforms, singleton detection, peeling and the final least-squares refit of q-SFT.
+"""Singleton detection and peeling of q-SFT.
 
 Bins are stored as ``U[c, j, p]`` (group, bin, delay). After the FFT,
 ``U[c, j, p] = Σ_{k : M_c^T k = j} F(k) ω^{⟨k, d_p⟩}``. A bin holding one frequency (a singleton) has
-``U[c, j, :] = F(k) ω^{⟨k, d⟩}``, so with delays ``o_r`` and ``o_r + e_i`` the phase of
-``Σ_r U(o_r + e_i) conj(U(o_r))`` is ``2π k_i / q``: each digit is read off, the candidate is checked
+``U[c, j, :] = F(k) ω^{⟨k, d⟩}``, so with delays ``o_r`` and ``o_r + d_i`` the phase of
+``Σ_r U(o_r + d_i) conj(U(o_r))`` is ``2π ⟨k, d_i⟩ / q``: with identity delays ``d_i = e_i`` each digit is read
+off, with coded delays the symbols are decoded (:mod:`.coded`); the candidate is checked
 against the bin it must hash to and against the residual across all delays, and confirmed frequencies
 are subtracted from every group (peeling), which can turn multitons into singletons. Noise is handled by
 a noise-floor estimate (median residual of the bins that look like singletons) and chi-square thresholds.
@@ -11,15 +12,14 @@ a noise-floor estimate (median residual of the bins that look like singletons) a
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 from scipy.special import chdtri  # chi-square quantiles: chdtri(df, a) = chi2.ppf(1 - a, df), a ufunc
 
 from ...transforms.qary import roots_of_unity, unique_rows
-from .design import all_digits, bin_weights
+from .coded import DelayCode
+from .design import bin_weights
 
 REL_TOL = 1e-8  # residual / energy below which a bin is a singleton whatever the noise estimate
 ZERO_TOL = 1e-20  # bin energy (relative to the largest) below which a bin is empty
@@ -36,16 +36,6 @@ def _group_sum(inv: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(inv, values.real, size) + 1j * np.bincount(inv, values.imag, size)
 
 
-def solve_normal_equations(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``gram⁻¹ rhs`` (least squares if singular); LAPACK gesv: small systems, where NumPy's low call overhead wins."""
-    if len(rhs) == 0:
-        return np.zeros(0, dtype=np.complex128)
-    try:
-        return np.linalg.solve(gram, rhs)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
-
-
 def _energy(u: np.ndarray) -> np.ndarray:
     """``Σ_p |u[:, p]|²`` of each bin."""
     parts = u.view(np.float64)  # real and imaginary parts side by side; einsum on complex input is slow
@@ -59,37 +49,6 @@ def _median(x: np.ndarray) -> float:
     return float(part[half] if len(x) % 2 else 0.5 * (part[half - 1] + part[half]))
 
 
-MATMUL_DFT_WORK = 1 << 21  # below this many multiply-adds (q^2b · P · C) a DFT matrix product beats the FFT
-
-
-def bin_transform(samples: np.ndarray, q: int, b: int) -> np.ndarray:
-    """``(C, q^b, P)`` real samples -> ``(C, q^b, P)`` bins: a ``q^b``-point FFT per group and delay, taken along
-    the ``b`` axes of ``l`` with the delays contiguous (many short transforms side by side, no transposing).
-
-    Small designs use one real matrix product with the DFT matrix instead: the FFT's set-up per axis dominates
-    there (about 100 µs against 15 µs for q = 3, b = 3, P = 51).
-    """
-    n_groups, n_bins, n_delays = samples.shape
-    if n_bins * n_bins * n_delays * n_groups <= MATMUL_DFT_WORK:
-        prod = np.matmul(_dft_matrix(q, b), samples)  # (C, 2 q^b, P): real parts, then imaginary parts
-        out = np.empty(samples.shape, dtype=np.complex128)
-        out.real, out.imag = prod[:, :n_bins], prod[:, n_bins:]
-        return out
-    table = samples.reshape((n_groups,) + (q,) * b + (n_delays,))
-    out = scipy.fft.fftn(table, axes=tuple(range(1, b + 1)), norm="forward")  # scaled by 1 / q^b
-    return out.reshape(n_groups, n_bins, n_delays)
-
-
-@functools.cache
-def _dft_matrix(q: int, b: int) -> np.ndarray:
-    """``(2 q^b, q^b)``: the real and imaginary parts of ``ω^{-⟨j, l⟩} / q^b`` over ``Z_q^b`` (a read-only array)."""
-    digits = all_digits(b, q)
-    angle = (-2 * np.pi / q) * ((digits @ digits.T) % q)
-    out = np.concatenate([np.cos(angle), np.sin(angle)]) / q**b
-    out.flags.writeable = False
-    return out
-
-
 @dataclass
 class Detection:
     """Best single-frequency explanation of each of ``N`` bins."""
@@ -100,15 +59,16 @@ class Detection:
     energy: np.ndarray  # (N,) bin energy
     runner: np.ndarray | None = None  # (N, n) with noise: each digit's second likeliest value
     margin: np.ndarray | None = None  # (N, n) with noise: log-likelihood lead of each digit over its runner-up
+    valid: np.ndarray | None = None  # (N,) coded delays: whether the symbols decoded (else k = 0, residual = energy)
 
     def take(self, rows: np.ndarray) -> Detection:
         """The detections of ``rows`` only."""
-        extra = (None, None) if self.runner is None or self.margin is None else (self.runner[rows], self.margin[rows])
-        return Detection(self.k[rows], self.rho[rows], self.residual[rows], self.energy[rows], *extra)
+        runner, margin, valid = (None if a is None else a[rows] for a in (self.runner, self.margin, self.valid))
+        return Detection(self.k[rows], self.rho[rows], self.residual[rows], self.energy[rows], runner, margin, valid)
 
 
 class Peeler:
-    """Peeling decoder over ``C`` groups of ``q^b`` bins with shared delays ``o_r (+ e_i)``.
+    """Peeling decoder over ``C`` groups of ``q^b`` bins with shared delays ``o_r (+ d_i)``.
 
     Parameters
     ----------
@@ -117,11 +77,20 @@ class Peeler:
     matrices : (C, n, b) int
         Subsampling matrices.
     offs : (R, n) int
-        Delay offsets; delay ``r * (n + 1) + i`` is ``o_r`` (``i = 0``) or ``o_r + e_i``.
+        Delay offsets; delay ``r * (s + 1) + i`` is ``o_r`` (``i = 0``) or ``o_r + d_i``.
+    code : DelayCode, optional
+        The coded delays ``d_1 … d_s`` (``s = code.r``); ``None``: identity delays ``e_1 … e_n`` (``s = n``).
     """
 
-    def __init__(self, bins: np.ndarray, matrices: np.ndarray, offs: np.ndarray, q: int, *, alpha: float = 1e-4):
+    def __init__(
+        self, bins: np.ndarray, matrices: np.ndarray, offs: np.ndarray, q: int, *, alpha: float = 1e-4,
+        code: DelayCode | None = None,
+    ):  # fmt: skip
         self.q = q
+        self.code = code
+        self.n_symbols = matrices.shape[1] if code is None else code.r
+        self.block = self.n_symbols + 1
+        self._delays_t = None if code is None else code.matrix.T.astype(np.float64)
         self.u0 = bins
         self.u = bins.copy()
         self.matrices = matrices
@@ -131,7 +100,7 @@ class Peeler:
         self.weights = bin_weights(matrices.shape[2], q)
         self._stacked = matrices.transpose(1, 0, 2).reshape(self.n_features, -1).astype(np.float64)  # (n, C b)
         self.omega = roots_of_unity(q)
-        self.digit_bias = 0.0  # log prior odds against a non-zero digit (set once noise is known)
+        self.digit_bias = 0.0  # identity delays: log prior odds against a non-zero digit (set once noise is known)
         self.alpha = alpha
         self._calibrate(bins.reshape(-1, self.n_delays))
 
@@ -141,35 +110,41 @@ class Peeler:
         p, q, alpha = self.n_delays, self.q, self.alpha
         z, energy = self._phase_evidence(flat), _energy(flat)
         nearest = self._nearest_digits(z)
-        matched, rho = self._matched(flat, nearest[0], energy)
+        k, valid = (nearest[0], None) if self.code is None else self.code.decode(self._symbol_turns(z))
+        matched, rho = self._matched(flat, k, energy, valid)
         residual = energy.copy()  # what a bin leaves unexplained by its rounded frequency (all of it if unmatched)
         residual[matched] = np.maximum(energy[matched] - p * np.abs(rho) ** 2, 0.0)
         self.noise = self._noise_floor(residual[matched], energy)
         peak = float(energy.max(initial=0.0))
-        noisy = self.noise > NOISY_REL * peak / p
+        noisy = self.noisy = bool(self.noise > NOISY_REL * peak / p)
         self.zero_thr = max(ZERO_TOL * peak, self.noise * chdtri(2 * p, alpha) / 2)
         self.resid_thr = self.noise * chdtri(2 * (p - 1), alpha) / 2
         # with noise, also accept a bin whose candidate explains most of its energy: a dominant frequency peeled
         # early (its estimate is refitted at the end) uncovers the weaker ones sharing its bins
         self.ratio = RESIDUAL_RATIO if noisy else REL_TOL
-        if noisy:
+        if noisy and self.code is None:
             nonzero = min(0.5, LOW_DEGREE / self.n_features)  # prior share of non-zero digits: low-degree terms
             self.digit_bias = float(np.log((1 - nonzero) * (q - 1) / nonzero))
         live = self._live = np.flatnonzero(energy > self.zero_thr)
         self._energy, self._total_energy = energy, float(energy.sum())  # of the current bins, kept up to date
-        if noisy:
+        live_valid = None if valid is None else valid[live]
+        if noisy and self.code is None:
             self._first = self._detect(flat[live], z[live], energy[live], (nearest[0][live], nearest[1][live]))
+        elif noisy:
+            self._first = self._fitted(flat[live], k[live], live_valid, energy[live])
         else:  # exact data: an unmatched bin fails the first round whatever its coefficient, so none is fitted
             coefs = np.zeros(len(flat), dtype=np.complex128)
             coefs[matched] = rho
-            self._first = Detection(nearest[0][live], coefs[live], residual[live], energy[live])
+            self._first = Detection(k[live], coefs[live], residual[live], energy[live], valid=live_valid)
 
-    def _matched(self, u: np.ndarray, k: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bins (of all, ``u``) with energy whose rounded frequency ``k`` hashes back to them, and its coefficient
-        there: (almost surely) the singletons."""
+    def _matched(
+        self, u: np.ndarray, k: np.ndarray, energy: np.ndarray, valid: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Bins (of all, ``u``) with energy whose read frequency ``k`` (``valid``: decoded) hashes back to them, and its
+        coefficient there: (almost surely) the singletons."""
         group = np.repeat(np.arange(self.n_groups), self.n_bins)
         matched = self.bins_of(k)[np.arange(len(group)), group] == np.tile(np.arange(self.n_bins), self.n_groups)
-        matched = np.flatnonzero(matched & (energy > 0))
+        matched = np.flatnonzero(matched & (energy > 0) & (True if valid is None else valid))
         return matched, self.correlate(k[matched], u[matched])
 
     def _noise_floor(self, singleton_residuals: np.ndarray, energy: np.ndarray) -> float:
@@ -186,9 +161,12 @@ class Peeler:
 
     # ------------------------------------------------------------------ detection
     def _phases(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``ω^{⟨k, o_r⟩}`` ``(N, R)`` and ``ω^{k_i}`` ``(N, n)``: a signature entry is ``ω^{⟨k, o_r⟩}`` times
-        ``1`` (delay ``o_r``) or ``ω^{k_i}`` (delay ``o_r + e_i``)."""
-        return self.omega[self._turns(k) % self.q], self.omega[k]
+        """``ω^{⟨k, o_r⟩}`` ``(N, R)`` and ``ω^{⟨k, d_i⟩}`` ``(N, s)``: a signature entry is ``ω^{⟨k, o_r⟩}`` times
+        ``1`` (delay ``o_r``) or ``ω^{⟨k, d_i⟩}`` (delay ``o_r + d_i``; ``ω^{k_i}`` for identity delays)."""
+        if self._delays_t is None:
+            return self.omega[self._turns(k) % self.q], self.omega[k]
+        symbols = np.rint(k.astype(np.float64) @ self._delays_t).astype(np.int64) % self.q  # BLAS; exact
+        return self.omega[self._turns(k) % self.q], self.omega[symbols]
 
     def _turns(self, k: np.ndarray) -> np.ndarray:
         """``⟨k, o_r⟩`` ``(N, R)`` for each frequency and delay block, in units of ``2π / q`` (not reduced)."""
@@ -197,7 +175,7 @@ class Peeler:
     def signatures(self, k: np.ndarray) -> np.ndarray:
         """``(N, P)`` values ``ω^{⟨k, d_p⟩}`` for frequencies ``k``."""
         outer, digit = self._phases(k)
-        sig = np.empty((len(k), len(self.offs), self.n_features + 1), dtype=np.complex128)
+        sig = np.empty((len(k), len(self.offs), self.block), dtype=np.complex128)
         sig[:, :, 0] = outer
         np.multiply(outer[:, :, None], digit[:, None, :], out=sig[:, :, 1:])
         return sig.reshape(len(k), -1)
@@ -205,26 +183,30 @@ class Peeler:
     def correlate(self, k: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``⟨signature(k), u⟩ / P`` for each row (``k`` ``(N, n)``, ``u`` ``(N, P)``; or ``k`` ``(N, M, n)`` candidates
         per row, giving ``(N, M)``), without forming the signatures: the sum over delays factors into one over
-        the ``n + 1`` delays of each block, then one over the blocks."""
+        the ``s + 1`` delays of each block, then one over the blocks."""
         cands = k if k.ndim == 3 else k[:, None, :]
         outer, digit = self._phases(cands.reshape(-1, self.n_features))
         outer = outer.reshape(cands.shape[:2] + (len(self.offs),))  # (N, M, R)
-        digit = digit.reshape(cands.shape)  # (N, M, n)
-        v = u.reshape(len(u), len(self.offs), self.n_features + 1)
+        digit = digit.reshape(cands.shape[:2] + (self.n_symbols,))  # (N, M, s)
+        v = u.reshape(len(u), len(self.offs), self.block)
         per_block = v[:, :, :1] + np.matmul(v[:, :, 1:], digit.conj().transpose(0, 2, 1))  # (N, R, M)
         rho = (per_block.transpose(0, 2, 1) * outer.conj()).sum(axis=2) / self.n_delays
         return rho if k.ndim == 3 else rho[:, 0]
 
     def _phase_evidence(self, u: np.ndarray) -> np.ndarray:
-        """Phase evidence ``z[:, i] = Σ_r u(o_r + e_i) conj(u(o_r))`` ``(N, n)`` of bins ``u``."""
-        v = u.reshape(len(u), len(self.offs), self.n_features + 1)
+        """Phase evidence ``z[:, i] = Σ_r u(o_r + d_i) conj(u(o_r))`` ``(N, s)`` of bins ``u``."""
+        v = u.reshape(len(u), len(self.offs), self.block)
         return np.matmul(v[:, None, :, 0].conj(), v[:, :, 1:])[:, 0]  # batched BLAS: much faster than einsum
 
     def detect(self, u: np.ndarray, energy: np.ndarray | None = None) -> Detection:
         """Read a candidate frequency from the phase differences of each bin and fit its coefficient."""
         z = self._phase_evidence(u)
         energy = _energy(u) if energy is None else energy
-        return self._detect(u, z, energy, self._nearest_digits(z))
+        return self._detect(u, z, energy, self._nearest_digits(z) if self.code is None else None)
+
+    def _symbol_turns(self, z: np.ndarray) -> np.ndarray:
+        """Phases of the evidence in units of ``2π / q``."""
+        return np.angle(z) * (self.q / (2 * np.pi))
 
     def _nearest_digits(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per digit, the value whose phase ``2π t / q`` is nearest the evidence's, and whether the evidence's phase
@@ -234,8 +216,11 @@ class Peeler:
         return nearest.astype(np.int64) % self.q, a >= nearest
 
     def _detect(
-        self, u: np.ndarray, z: np.ndarray, energy: np.ndarray, nearest: tuple[np.ndarray, np.ndarray]
+        self, u: np.ndarray, z: np.ndarray, energy: np.ndarray, nearest: tuple[np.ndarray, np.ndarray] | None
     ) -> Detection:
+        if self.code is not None:
+            return self._fitted(u, *self.code.decode(self._symbol_turns(z)), energy)
+        assert nearest is not None, "identity delays read the nearest digits"
         runner = margin = None
         if self.digit_bias > 0:
             k, runner, margin = self._map_digits(z, energy, *nearest)
@@ -244,6 +229,27 @@ class Peeler:
         rho = self.correlate(k, u)
         residual = np.maximum(energy - self.n_delays * np.abs(rho) ** 2, 0.0)
         return Detection(k, rho, residual, energy, runner, margin)
+
+    def _fitted(self, u: np.ndarray, k: np.ndarray, valid: np.ndarray | None, energy: np.ndarray) -> Detection:
+        """Coded delays: the detection of decoded frequencies ``k``; a bin that did not decode keeps all its energy."""
+        rho = self.correlate(k, u)
+        residual = np.maximum(energy - self.n_delays * np.abs(rho) ** 2, 0.0)
+        if valid is not None:
+            rho[~valid], residual[~valid] = 0.0, energy[~valid]
+        return Detection(k, rho, residual, energy, valid=valid)
+
+    def _chase_coded(self, u: np.ndarray, det: Detection, bins: np.ndarray) -> Detection:
+        """Coded delays with noise: the Chase candidates (:meth:`.coded.DelayCode.chase`) that decode and hash back to
+        their flat bins ``bins``; the one with the smallest residual across all delays."""
+        assert self.code is not None
+        cands, good = self.code.chase(self._phase_evidence(u))  # (N, M, n), (N, M)
+        flat = self.bins_of(cands.reshape(-1, self.n_features)) + self.n_bins * np.arange(self.n_groups)
+        good &= (flat.reshape(good.shape + (self.n_groups,)) == bins[:, None, None]).any(axis=2)
+        rho = self.correlate(cands, u)
+        residual = np.where(good, np.maximum(det.energy[:, None] - self.n_delays * np.abs(rho) ** 2, 0.0), np.inf)
+        pick = np.argmin(residual, axis=1)
+        idx = np.arange(len(u))
+        return Detection(cands[idx, pick], rho[idx, pick], residual[idx, pick], det.energy, valid=good[idx, pick])
 
     def _map_digits(
         self, z: np.ndarray, energy: np.ndarray, t1: np.ndarray, above: np.ndarray
@@ -329,10 +335,16 @@ class Peeler:
             group, bin_ = np.divmod(cand, self.n_bins)
             tolerance = np.maximum(self.ratio * det.energy, self.resid_thr)
             ok = (det.residual <= tolerance) & (self.bins_of(det.k)[np.arange(len(cand)), group] == bin_)
-            if self.digit_bias > 0:  # noisy: re-decode failed bins, flipping their least reliable digits
+            if det.valid is not None:
+                ok &= det.valid
+            if self.noisy:  # re-decode failed bins, flipping their least reliable digits (or symbols)
                 retry = np.flatnonzero(~ok)
                 if len(retry):
-                    second = self.chase(self.u.reshape(-1, self.n_delays)[cand[retry]], det.take(retry))
+                    u = self.u.reshape(-1, self.n_delays)[cand[retry]]
+                    if self.code is None:
+                        second = self.chase(u, det.take(retry))
+                    else:
+                        second = self._chase_coded(u, det.take(retry), cand[retry])
                     better = second.residual < det.residual[retry]
                     fixed = retry[better]
                     det.k[fixed], det.rho[fixed], det.residual[fixed] = (
@@ -340,6 +352,8 @@ class Peeler:
                         second.rho[better],
                         second.residual[better],
                     )
+                    if det.valid is not None:
+                        det.valid[fixed] = True
                     ok[fixed] = (det.residual[fixed] <= tolerance[fixed]) & (
                         self.bins_of(det.k[fixed])[np.arange(len(fixed)), group[fixed]] == bin_[fixed]
                     )
@@ -388,23 +402,6 @@ class Peeler:
         return float(self._energy.sum()) / self._total_energy if self._total_energy > 0 else 0.0
 
     # ------------------------------------------------------------------ refit
-    def normal_equations(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Gram matrix and right-hand side of the least-squares fit of frequencies ``ks`` to all bins.
-
-        Each group-and-delay block of bins is a unitary (up to scale) transform of that block's queries, so
-        this is the least-squares fit to the queries themselves, but the design is sparse: frequency ``k``
-        touches one bin per group and delay. A subset of ``ks`` is fitted by the sub-system of these.
-        """
-        if len(ks) == 0:
-            return np.zeros((0, 0), dtype=np.complex128), np.zeros(0, dtype=np.complex128)
-        where = self.bins_of(ks)  # (K, C)
-        sig = self.signatures(ks)  # (K, P)
-        # frequencies a, b share the bin entries of group c exactly when they hash to the same bin there
-        shared = (where[:, None, :] == where[None, :, :]).sum(axis=2)  # (K, K) groups in which they collide
-        gram = shared * (sig.conj() @ sig.T)
-        seen = self.u0[np.arange(self.n_groups)[None, :], where]  # (K, C, P) the bins each frequency lands in
-        return gram, np.matmul(seen, sig.conj()[:, :, None]).sum(axis=(1, 2))
-
     def coefficient_noise(self) -> float:
         """Variance of a refitted coefficient from noise alone (the frequency is seen in ``C * P`` bin entries)."""
         return self.noise / (self.n_groups * self.n_delays)
