@@ -129,3 +129,21 @@ def test_bad_delay_arguments_are_refused():
         plan_qsft(30, 3, delays="Coded")
     with pytest.raises(ValueError, match="degree must be at least 1"):
         plan_qsft(30, 3, degree=0)
+
+
+@pytest.mark.parametrize(("q", "n", "robust"), [(3, 40, False), (4, 60, True), (6, 30, True)])
+def test_coded_design_queries_are_lattices_plus_coded_delays(q, n, robust):
+    from interspect.algorithms.qsft.design import all_digits, design_queries, offsets, query_count, subsampling_matrices
+
+    plan = plan_qsft(n, q, sparsity=30, noise_robust=robust)
+    assert plan.delays == "coded" and plan.block == delay_code(q, n, plan.t).r + 1 < n + 1
+    rng = np.random.default_rng(0)
+    matrices, offs = subsampling_matrices(plan, rng), offsets(plan, rng)
+    code = delay_code(q, n, plan.t)
+    unit = np.vstack([np.zeros((1, n), dtype=np.int64), code.matrix])
+    delays = (offs[:, None, :] + unit[None]).reshape(-1, n)  # o_r, then o_r + d_i
+    lattice = np.einsum("lb,cnb->cln", all_digits(plan.b, q), matrices)
+    expected = (lattice[:, None, :, :] + delays[None, :, None, :]) % q
+    rows, index = design_queries(matrices, offs, q, code.matrix)
+    np.testing.assert_array_equal(rows[index], expected.transpose(0, 2, 1, 3))  # (C, q^b, P, n)
+    assert len(rows) == query_count(n, q, plan.b, plan.n_groups, plan.n_repeats, plan.block) == plan.n_queries
