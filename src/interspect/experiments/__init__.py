@@ -37,11 +37,16 @@ SIZE_OPTIONS: dict[str, dict[str, str]] = {
 }
 
 
+#: the smallest value of each numeric size option (the Shapley reference needs a permutation and its reverse)
+SIZE_MINIMUM: dict[str, int] = {"items": 1, "seeds": 1, "budget": 1, "permutations": 2}
+
+
 def size_options(name: str, **sizes: int | str | None) -> dict[str, Any]:
     """Keyword arguments of experiment ``name`` for the given sizes (``items=8``, ``seeds=2`` ...), None: default.
 
     ``seeds=N`` means seeds ``0 .. N-1``; ``models`` is a comma-separated list of model names. A size the
-    experiment has no use for raises ``ValueError``.
+    experiment has no use for, one below its minimum, more items than the bundled set holds or an empty model
+    list raises ``ValueError`` before anything runs.
     """
     options: dict[str, Any] = {}
     for size, value in sizes.items():
@@ -52,10 +57,25 @@ def size_options(name: str, **sizes: int | str | None) -> dict[str, Any]:
             users = ", ".join(sorted(SIZE_OPTIONS[size]))
             raise ValueError(f"--{size} does not apply to experiment {name!r} (it sets the size of: {users})")
         if size == "models":
-            options[target] = tuple(part.strip() for part in str(value).split(",") if part.strip())
-        else:
-            options[target] = tuple(range(int(value))) if size == "seeds" else int(value)
+            models = tuple(dict.fromkeys(part.strip() for part in str(value).split(",") if part.strip()))
+            if not models:
+                raise ValueError(f"--models needs at least one model name, e.g. vader,sentiment; got {value!r}")
+            options[target] = models
+            continue
+        number = int(value)
+        if number < SIZE_MINIMUM[size]:
+            raise ValueError(f"--{size} must be at least {SIZE_MINIMUM[size]} for experiment {name!r}, got {number}")
+        if size == "items" and number > (available := _bundled_items(name)):
+            raise ValueError(f"--items {number}: experiment {name!r} has {available} bundled questions")
+        options[target] = tuple(range(number)) if size == "seeds" else number
     return options
+
+
+def _bundled_items(name: str) -> int:
+    """How many bundled questions (rag, multires) or prompts (heads) ``--items`` can take."""
+    from ..data import heads_qa, multihop_qa
+
+    return len(heads_qa() if name == "heads" else multihop_qa())
 
 
 def run(
@@ -88,4 +108,4 @@ def run(
     return result
 
 
-__all__ = ["EXPERIMENTS", "SIZE_OPTIONS", "ExperimentResult", "run", "size_options"]
+__all__ = ["EXPERIMENTS", "SIZE_MINIMUM", "SIZE_OPTIONS", "ExperimentResult", "run", "size_options"]

@@ -52,6 +52,7 @@ class SharedAnswers:
         self.chunk = int(getattr(value_function, "batch_size", None) or CHUNK)
         self.disk = None
         path, key = _CACHE.get(), getattr(value_function, "fingerprint", None)
+        self.fingerprint, self.batch_size = key, self.chunk  # itself a value function like the one it wraps
         if path is not None and key:
             from ..query.cache import DiskCache
 

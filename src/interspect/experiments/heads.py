@@ -88,7 +88,7 @@ def run(
                 for item in items
             ]
             explain_set = MeanOverPrompts(functions[: config["n_explain"]])
-            evaluate = MeanOverPrompts(functions)
+            evaluate = MeanOverPrompts([SharedAnswers(f, f.n_features) for f in functions])  # cached too
             shared = SharedAnswers(explain_set, explain_set.n_features)
             explanations = run_methods(shared, methods, config["budget"], random_state=random_state)
             n = explain_set.n_features
