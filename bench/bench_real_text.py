@@ -363,6 +363,8 @@ def tables(rows: list[dict], methods: tuple[str, ...]) -> str:
         if "auto" not in mean or len(mean) < 2:
             continue
         others = {m: v for m, v in mean.items() if m not in ("auto", "proxyspex")}  # auto is often proxyspex
+        if not others:  # e.g. --methods auto,proxyspex: nothing else to compare with
+            continue
         best = max(others, key=others.get)
         gap = mean["auto"] - others[best]
         wins += gap >= -0.005
@@ -374,7 +376,7 @@ def tables(rows: list[dict], methods: tuple[str, ...]) -> str:
         ratio.append(f"| {family} | {label} ({budget:,}) | {gap:+.3f} | {best} | {vs:+.3f} | {speed} |")
     total = len(gaps)
     summary = (f"`auto` within 0.005 of the best other method in {wins} of {total} cells; mean auto − shapiq "
-               f"ProxySPEX = {np.nanmean(gaps):+.3f} over {total} cells.")  # fmt: skip
+               f"ProxySPEX = {np.nanmean(gaps) if gaps else np.nan:+.3f} over {total} cells.")  # fmt: skip
     return "\n".join([summary, "", *lines, "", *times, "", *ratio, ""])
 
 

@@ -62,3 +62,22 @@ def test_pure_interactions_go_to_spex_when_a_smaller_pilot_leaves_room_for_its_d
     assert engine.n_queries <= budget
     assert fit.info["auto"]["choice"] == "spex"
     assert 1.0 - (fit.fourier - truth).energy(include_empty=True) / truth.energy() > 0.99
+
+
+def test_sparse_additive_function_below_one_and_a_half_rows_per_feature_gets_the_lasso() -> None:
+    # 60 features, 8 of them matter, 89 queries: the singleton lasso is in the stack and the fit is additive
+    n, budget = 60, 89
+    rng = np.random.default_rng(5)
+    weights = np.zeros(n)
+    weights[rng.choice(n, 8, replace=False)] = rng.normal(scale=2.0, size=8)
+    noise_rng = np.random.default_rng(6)
+    fn = lambda masks: masks.astype(float) @ weights + 0.05 * noise_rng.normal(size=len(masks))  # noqa: E731
+    res = fit_auto(QueryEngine(fn, n), budget=budget, random_state=0)
+    fourier = res.fourier
+    assert fourier.degrees.max() <= 1
+    stack = res.info["blend_weights"]
+    assert "lasso" in stack and stack["lasso"] > 0
+    masks = np.random.default_rng(7).random((2000, n)) < 0.5
+    truth = masks.astype(float) @ weights
+    pred = fourier.predict(masks)
+    assert 1 - ((truth - pred) ** 2).sum() / ((truth - truth.mean()) ** 2).sum() > 0.9

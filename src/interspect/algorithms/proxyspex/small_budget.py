@@ -5,9 +5,11 @@ prefix alone would be optimistic, because the rankings saw most of every held-ou
 is cross-validated honestly with ``N_FOLDS`` folds — rerun on each training part, predicting the rest — and
 so, on the same folds, are three simpler models: the intercept plus every singleton, fitted by ridge with its
 strength chosen by the same CV (Gram form, or the ``m x m`` kernel of the centred design when there are more
-singletons than rows), the singletons alone by a (relaxed) lasso above ``LASSO_MIN_ROWS_PER_FEATURE`` rows per
-feature (sparse additive: most words of a text do not matter), and the singletons plus the pairs of the
-strongest of them, fitted by a (relaxed) lasso (:mod:`.pair_lasso`). The result combines the four:
+singletons than rows), the singletons alone by a (relaxed) lasso (sparse additive: most words of a text do not
+matter; at or below ``LASSO_MIN_ROWS_PER_FEATURE`` rows per feature only where its out-of-fold R² shows it has
+found something), and the
+singletons plus the pairs of the strongest of them, fitted by a (relaxed) lasso
+(:mod:`.pair_lasso`). The result combines the four:
 
 - the pipeline part is *bagged*: half the fit on all rows, half the mean of the fold fits (a mean of sparse
   transforms is one; averaging steadies which terms a few rows can pin down);
@@ -44,9 +46,11 @@ N_FOLDS = 10
 #: below the spread of the fold estimates, so an additive function gets an additive explanation)
 ADDITIVE_MODELS = ("singletons", "lasso")
 ADDITIVE_TOLERANCE = 0.002
-#: the singleton lasso joins the stack above this many rows per feature: below, its cross-validated sparsity
-#: is noise (n = 64 on 96 masks of a planted function: out-of-fold R² 0.06, true R² -0.07)
+#: at or below this many rows per feature the singleton lasso stays in the stack only if its out-of-fold R²
+#: reaches ``LASSO_MIN_CV_R2``: below that its cross-validated sparsity is noise (n = 64 on 96 masks of a
+#: planted function: out-of-fold R² 0.06, true R² -0.07), above it the lasso is the model to beat (text)
 LASSO_MIN_ROWS_PER_FEATURE = 1.5
+LASSO_MIN_CV_R2 = 0.25
 #: weight of out-of-fold predictions in the .632 estimate (Efron, 1983)
 EFRON = 0.632
 
@@ -121,9 +125,9 @@ def fit_small_budget(
     # each model: (what it returns, out-of-fold predictions, its fit on all rows)
     models = {"pipeline": (bag, oof, fourier), "singletons": (single, ridge_oof[a], single)}
     rank_singles = lambda rows: ridge(single_design[rows], y[rows], RIDGE_GRID[a])[1:]  # noqa: E731
-    if len(y) > LASSO_MIN_ROWS_PER_FEATURE * n:
-        lasso, lasso_oof = fit_pair_lasso(single_design[:, 1:].astype(np.float64), y, single_coefs[1:], folds,
-                                          rank_singles, max_top=0)  # fmt: skip
+    lasso, lasso_oof = fit_pair_lasso(single_design[:, 1:].astype(np.float64), y, single_coefs[1:], folds,
+                                      rank_singles, max_top=0)  # fmt: skip
+    if len(y) > LASSO_MIN_ROWS_PER_FEATURE * n or r2_score(y, lasso_oof) >= LASSO_MIN_CV_R2:
         models["lasso"] = (lasso, lasso_oof, lasso)
     if options["max_order"] >= 2:
         pairs, pairs_oof = fit_pair_lasso(
