@@ -25,6 +25,10 @@ MAX_TOP = 24  # at most the pairs of this many features (276): beyond a few hund
 GRAM_MAX_COLUMNS = 2048
 #: a Cholesky factor whose smallest diagonal entry is below this share of its largest marks collinear columns
 COLLINEAR = 1e-6
+#: the cross-validated walk down the strengths stops after this many strengths without a lower error
+PATH_PATIENCE = 2
+#: most bytes the folds' designs and Gram matrices may take while they walk the strengths together
+PATH_MAX_BYTES = 256 << 20
 
 
 def strongest_pairs(coefs: np.ndarray, m: int, max_top: int = MAX_TOP) -> np.ndarray:
@@ -41,36 +45,51 @@ def _design(signs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return np.hstack([signs, signs[:, pairs[:, 0]] * signs[:, pairs[:, 1]]])
 
 
-def _path(z: np.ndarray, y: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Lasso path on centred columns, then the same path relaxed (least squares on each lasso support):
-    ``(coefs (k, 2A), column means, mean of y)``, the lasso's ``A`` columns first.
+class LassoPath:
+    """The lasso path of one design on centred columns, one strength at a time (each warm-started from the
+    last, as along a full path), with the same path relaxed: least squares on each lasso support.
 
     The relaxed fits undo the lasso's shrinkage of the terms it keeps, which matters on exact or nearly exact
-    data; cross-validation chooses between the two per strength.
+    data; cross-validation chooses between the two per strength. Stepping one strength at a time lets the
+    cross-validation stop descending once the out-of-fold error has stopped falling.
     """
-    mu, y_mean = z.mean(axis=0), float(y.mean())
-    zc, yc = z - mu, y - y_mean
-    alpha_max = float(np.abs(zc.T @ yc).max(initial=0.0)) / len(y)
-    zc = np.asfortranarray(zc)  # validated here, so scikit-learn's per-call input checks are skipped
-    # the Gram matrix: coordinate descent then costs O(columns) per coordinate that moves instead of O(rows)
-    # per coordinate visited (most stay at zero), and the relaxed fits read their normal equations off it
-    gram = zc.T @ zc if zc.shape[1] <= GRAM_MAX_COLUMNS else None
-    with config_context(skip_parameter_validation=True):  # the arguments are ours; validation cost ~0.3 ms a call
-        _, coefs, _ = lasso_path(
-            zc, yc, alphas=max(alpha_max, 1e-12) * scales, precompute=False if gram is None else gram,
-            max_iter=2000, tol=1e-4, check_input=False,
-        )  # fmt: skip
-    relaxed = coefs.copy()
-    previous = None
-    for a in range(coefs.shape[1]):  # ten strengths; neighbours often share a support
-        keep = np.flatnonzero(coefs[:, a])
-        if previous is not None and np.array_equal(keep, previous):
-            relaxed[:, a] = relaxed[:, a - 1]
-        elif 0 < len(keep) < len(y) - 1:
-            relaxed[:, a] = 0.0
-            relaxed[keep, a] = _least_squares(zc[:, keep], yc, None if gram is None else gram[np.ix_(keep, keep)])
-        previous = keep
-    return np.hstack([coefs, relaxed]), mu, y_mean
+
+    def __init__(self, z: np.ndarray, y: np.ndarray) -> None:
+        self.mu, self.y_mean = z.mean(axis=0), float(y.mean())
+        zc, self.yc = z - self.mu, y - self.y_mean
+        self.alpha_max = max(float(np.abs(zc.T @ self.yc).max(initial=0.0)) / len(y), 1e-12)
+        self.zc = np.asfortranarray(zc)  # validated here, so scikit-learn's per-call input checks are skipped
+        # the Gram matrix: coordinate descent then costs O(columns) per coordinate that moves instead of O(rows)
+        # per coordinate visited (most stay at zero), and the relaxed fits read their normal equations off it
+        self.gram = self.xy = None
+        if zc.shape[1] <= GRAM_MAX_COLUMNS:
+            self.gram = self.zc.T @ self.zc
+            self.xy = np.empty(zc.shape[1])
+            np.dot(self.zc.T, self.yc, out=self.xy)  # as scikit-learn computes it (same bits)
+        self.coef, self.relaxed = np.zeros(zc.shape[1]), np.zeros(zc.shape[1])
+        self.support: np.ndarray | None = None
+
+    def step(self, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lasso and relaxed coefficients at strength ``scale`` x the smallest one that zeroes every term."""
+        with config_context(skip_parameter_validation=True):  # the arguments are ours; validation ~0.3 ms a call
+            _, coefs, _ = lasso_path(
+                self.zc, self.yc, alphas=[self.alpha_max * scale], precompute=False if self.gram is None else self.gram,
+                Xy=self.xy, coef_init=self.coef, max_iter=2000, tol=1e-4, check_input=False,
+            )  # fmt: skip
+        self.coef = coefs[:, 0]
+        keep = np.flatnonzero(self.coef)
+        if self.support is None or not np.array_equal(keep, self.support):  # neighbours often share a support
+            self.relaxed = self.coef.copy()
+            if 0 < len(keep) < len(self.yc) - 1:
+                self.relaxed[:] = 0.0
+                gram = None if self.gram is None else self.gram[np.ix_(keep, keep)]
+                self.relaxed[keep] = _least_squares(self.zc[:, keep], self.yc, gram)
+        self.support = keep
+        return self.coef, self.relaxed
+
+    def predict(self, z: np.ndarray, coefs: np.ndarray) -> np.ndarray:
+        """Predictions ``(k, rows)`` of ``coefs`` ``(columns, k)`` on the uncentred design ``z``."""
+        return (self.y_mean + (z - self.mu) @ coefs).T
 
 
 def _least_squares(z: np.ndarray, y: np.ndarray, gram: np.ndarray | None) -> np.ndarray:
@@ -98,24 +117,56 @@ def fit_pair_lasso(
 
     ``signs`` ``(m, n)`` holds ``(-1)^{x_i}``; ``ranking`` are the singleton coefficients fitted on all rows, and
     ``rank_fit(rows)`` refits them on a training part. The lasso strength (relative to the smallest one that
-    zeroes every term), plain or relaxed, is chosen by the out-of-fold error over ``folds``.
+    zeroes every term), plain or relaxed, is chosen by the out-of-fold error over ``folds``. The strengths are
+    walked down from the largest on every fold at once and the walk stops once ``PATH_PATIENCE`` strengths in
+    a row have not lowered the error: the weak strengths, where coordinate descent takes most of its
+    iterations, are then never fitted (when the folds' paths fit in ``PATH_MAX_BYTES``; else each fold walks
+    the whole grid in turn).
     """
     m, n = signs.shape
-    oof = np.zeros((2 * len(LASSO_GRID), m))
-    for f in range(int(folds.max()) + 1):
+    n_folds = int(folds.max()) + 1
+    oof = np.full((2 * len(LASSO_GRID), m), np.nan)
+
+    def fold_path(f: int) -> tuple[LassoPath, np.ndarray, np.ndarray]:
         tr, val = folds != f, folds == f
-        pairs = strongest_pairs(rank_fit(tr), int(tr.sum()), max_top)
-        coefs, mu, y_mean = _path(_design(signs[tr], pairs), y[tr], LASSO_GRID)
-        oof[:, val] = (y_mean + (_design(signs[val], pairs) - mu) @ coefs).T
-    best = int(np.argmin(((oof - y) ** 2).sum(axis=1)))
+        pairs = strongest_pairs(rank_fit(tr) if max_top else ranking, int(tr.sum()), max_top)  # no ranking: no pairs
+        return LassoPath(_design(signs[tr], pairs), y[tr]), _design(signs[val], pairs), val
+
+    def record(s: int, path: LassoPath, z_val: np.ndarray, val: np.ndarray) -> None:
+        """Out-of-fold predictions of strength ``s``, plain (row ``s``) and relaxed (row ``len(grid) + s``)."""
+        pred = path.predict(z_val, np.stack(path.step(float(LASSO_GRID[s])), axis=1))
+        oof[s, val], oof[len(LASSO_GRID) + s, val] = pred
+
+    p = n + len(strongest_pairs(ranking, m, max_top))
+    if n_folds * (p * m + (p * p if p <= GRAM_MAX_COLUMNS else 0)) * 8 <= PATH_MAX_BYTES:
+        paths = [fold_path(f) for f in range(n_folds)]
+        best_s, best_err = 0, np.inf
+        for s in range(len(LASSO_GRID)):
+            for path in paths:
+                record(s, *path)
+            err = float(np.min(((oof[[s, len(LASSO_GRID) + s]] - y) ** 2).sum(axis=1)))
+            if err < best_err:
+                best_s, best_err = s, err
+            elif s - best_s >= PATH_PATIENCE:
+                break
+        del paths
+    else:
+        for f in range(n_folds):
+            path = fold_path(f)
+            for s in range(len(LASSO_GRID)):
+                record(s, *path)
+    sse = np.where(np.isnan(oof).any(axis=1), np.inf, ((oof - y) ** 2).sum(axis=1))
+    best = int(np.argmin(sse))
     strength, relaxed = best % len(LASSO_GRID), best >= len(LASSO_GRID)
     pairs = strongest_pairs(ranking, m, max_top)
-    coefs, mu, y_mean = _path(_design(signs, pairs), y, LASSO_GRID[: strength + 1])
-    beta = coefs[:, 2 * strength + 1 if relaxed else strength]
+    full = LassoPath(_design(signs, pairs), y)
+    for s in range(strength + 1):
+        beta_plain, beta_relaxed = full.step(float(LASSO_GRID[s]))
+    beta = beta_relaxed if relaxed else beta_plain
     support = np.full((1 + n + len(pairs), 2), PAD, dtype=np.int64)
     support[1 : n + 1, 0] = np.arange(n)
     support[n + 1 :] = pairs
-    fit = SparseTransform(support, np.concatenate([[y_mean - mu @ beta], beta]), n).drop_zeros(rtol=0.0)
+    fit = SparseTransform(support, np.concatenate([[full.y_mean - full.mu @ beta], beta]), n).drop_zeros(rtol=0.0)
     return fit, oof[best]
 
 

@@ -25,15 +25,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg.lapack import dpotrs
+from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from ...transforms.sparse import PAD, SparseTransform, pad_columns
 from ..numerics import r2_score, ridge_from_gram, support_keys
 from ..tree_fourier import lightgbm_to_fourier
 from .packed import PackedMasks, as_packed
 from .pair_lasso import stack_weights
-from .proxy import candidate_terms, fit_tree_proxy
+from .proxy import TreeData, candidate_terms, fit_tree_proxy
 
 #: ridge strengths (shared scale ``alpha * m`` on the ±1 design) the validation chooses from: from a
 #: numerically unpenalised fit to one that shrinks every term noticeably
@@ -155,25 +154,27 @@ def select_prefix(
     stats = FoldStats(design, y, folds) if stats is None else stats
     n_folds = len(stats.sizes)
     evaluated = range(n_folds) if eval_folds is None else eval_folds
-    grams, rhs, yy, sizes = stats.grams, stats.rhs, stats.yy, stats.sizes
-    gram_all, rhs_all = stats.gram_all, stats.rhs_all
-    grid = _prefix_grid(k_max)
-    errors = np.full((len(RIDGE_GRID), len(grid)), np.inf)
-    for a, alpha in enumerate(RIDGE_GRID):
-        err = np.zeros(len(grid))
-        for f in evaluated:
+    sizes, grid = stats.sizes, _prefix_grid(k_max)
+    errors = np.zeros((len(RIDGE_GRID), len(grid)))
+    for f in evaluated:
+        system = stats.gram_all - stats.grams[f]
+        r_train = stats.rhs_all - stats.rhs[f]
+        val = folds == f
+        d_val_t, y_val = design[val].T.astype(np.float64), y[val]
+        for a, alpha in enumerate(RIDGE_GRID):
             pen = np.full(k_max, alpha * (m - sizes[f]))
             pen[0] = 1e-12 * (m - sizes[f])
-            try:
-                chol = scipy.linalg.cholesky(gram_all - grams[f] + np.diag(pen), lower=True)
-            except np.linalg.LinAlgError:
-                err[:] = np.inf
-                break
-            r_train = rhs_all - rhs[f]
-            for g, k in enumerate(grid):
-                beta = dpotrs(chol[:k, :k], r_train[:k], lower=1)[0]  # LAPACK directly: ~30 such solves per fold
-                err[g] += yy[f] - 2.0 * beta @ rhs[f][:k] + beta @ grams[f][:k, :k] @ beta
-        errors[a] = err
+            chol, info = dpotrf(system + np.diag(pen), lower=1, clean=1)
+            if info != 0 or not np.isfinite(errors[a]).all():
+                errors[a] = np.inf
+                continue
+            # every prefix at once: with L the Cholesky factor, the prefix-k fit predicts the validation rows
+            # as Q[:, :k] z[:k] with z = L^-1 r and Q = D_val L^-T (the leading block of a triangular factor is
+            # the factor of the leading block), so the predictions of all prefixes are one cumulative sum
+            z = dtrtrs(chol, r_train, lower=1)[0]
+            q_t = dtrtrs(chol, d_val_t, lower=1)[0]
+            pred = np.cumsum(q_t * z[:, None], axis=0)[grid - 1]
+            errors[a] += ((pred - y_val) ** 2).sum(axis=1)
     # the shortest prefix whose error is within a hair of the best (exact data: zero error is reached
     # as soon as the true support is in, and longer prefixes only add zero-valued terms)
     best = errors.min()
@@ -232,12 +233,15 @@ def run_pipeline(
     max_pool: int,
     prior: SparseTransform | None = None,
     blend_proxy: bool = False,
+    tree_data: TreeData | None = None,
 ) -> tuple[SparseTransform, dict[str, Any]]:
     """Proxy -> candidates -> validated prefix (one split) -> hierarchical expansion -> pruning -> final fit
-    (-> blend with the trees' own transform, if ``blend_proxy`` and the validation rows favour it)."""
+    (-> blend with the trees' own transform, if ``blend_proxy`` and the validation rows favour it).
+
+    ``tree_data``: the rows of ``x`` already binned for the trees."""
     masks = as_packed(x)
     n = masks.n_features
-    booster, info = fit_tree_proxy(masks, y, max_order, rng, n_jobs)
+    booster, info = fit_tree_proxy(masks, y, max_order, rng, n_jobs, data=tree_data)
     # Every ranking below (proxy, residual correlations, fitted magnitudes) is computed on the trees' training
     # rows only; prefixes are chosen on the validation rows, which none of those rankings saw.
     folds = np.ones(len(y), dtype=np.int64)

@@ -34,6 +34,7 @@ from ...transforms.sparse import SparseTransform
 from ..numerics import r2_score, ridge
 from .packed import PackedMasks, as_packed
 from .pair_lasso import fit_pair_lasso, stack_weights
+from .proxy import TreeData
 from .selection import RIDGE_GRID, run_pipeline, with_intercept
 
 #: fewer fitted queries than this: the small-budget stack below (above, one validation split is enough)
@@ -107,13 +108,14 @@ def fit_small_budget(
     masks = as_packed(x)
     x = masks.rows()  # below CV_MAX_ROWS rows: small
     n = x.shape[1]
-    fourier, info = run_pipeline(masks, y, rng, **options)
+    tree_data = TreeData.build(masks, y)  # binned once for the eleven tree fits
+    fourier, info = run_pipeline(masks, y, rng, tree_data=tree_data, **options)
     folds = kfold_labels(len(y), N_FOLDS, rng)
     oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
     bag = fourier.with_coefs(0.5 * fourier.coefs)  # half the fit on all rows, half the mean of the fold fits
     for f in range(N_FOLDS):
         tr, val = folds != f, folds == f
-        fold_fit = run_pipeline(masks.subset(tr), y[tr], rng, **options)[0]
+        fold_fit = run_pipeline(masks.subset(tr), y[tr], rng, tree_data=tree_data.restrict(tr), **options)[0]
         oof[val] = fold_fit.predict(x[val])
         bag = bag + fold_fit.with_coefs(fold_fit.coefs / (2 * N_FOLDS))
     single_idx = with_intercept(np.arange(n)[:, None])
