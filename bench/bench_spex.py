@@ -36,6 +36,8 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 METHODS = ("interspect", "shapiq", "spectralexplain")
 T = 5  # degree bound used by every method
+BUDGET_SEEDS = 10  # planted seeds per cell of --grid budget
+EXACT_R2 = 1.0 - 1e-6  # R² from which a run counts as exact recovery
 
 
 # ---------------------------------------------------------------------------------------------- planted functions
@@ -60,15 +62,16 @@ def value_function(truth, noise: float, seed: int):
     """Noise-free ``truth`` plus deterministic pseudo-noise of variance ``noise * signal variance``."""
     sd = float(np.sqrt(noise * truth.energy()))
     w = np.random.default_rng(seed + 1).normal(scale=1e4, size=truth.n_features)
-    spent = [0.0]
+    spent = [0.0, 0.0]  # wall and CPU seconds inside the value function
 
     def f(x):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         x = np.asarray(x).astype(bool)
         out = truth.predict(x)
         if sd:
             out = out + sd * np.sqrt(2.0) * np.cos(x.astype(np.float64) @ w)
         spent[0] += time.perf_counter() - start
+        spent[1] += time.process_time() - cpu
         return out
 
     return f, spent
@@ -117,9 +120,9 @@ def worker(cfg: dict) -> dict:
     truth = planted(cfg["n"], cfg["k"], cfg["hier"], cfg["seed"])
     f, spent = value_function(truth, cfg["noise"], cfg["seed"])
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     fourier, queries, extra = runner(cfg["n"], cfg["budget"], f, cfg["b"])
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     fit = SparseTransform.from_dict(fourier, cfg["n"]) if fourier else SparseTransform.empty(cfg["n"])
     r2 = 1.0 - (fit - truth).energy(include_empty=True) / truth.energy()
     return {
@@ -127,6 +130,7 @@ def worker(cfg: dict) -> dict:
         "queries": int(queries),
         "r2": float(r2),
         "alg_s": wall - spent[0],
+        "alg_cpu_s": cpu - spent[1],
         "model_s": spent[0],
         "setup_s": start - t_import,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -172,8 +176,14 @@ def grid(kind: str) -> list[dict]:
 
     if kind == "none":  # only the --scale runs
         return []
-    if kind == "budget":  # 1,000 queries for 20 terms at n = 1,024: between two 3-group designs (b = 2 and 3)
-        return [{**cfg(1024, 20, hier, 0.0, None), "budget": 1000} for hier in (True, False)]
+    if kind == "budget":  # 1,000 queries for 20 terms at n = 1,024, 10 seeds (seeds outermost: a stopped run covers
+        # every cell)
+        return [
+            {**cfg(1024, 20, hier, noise, None), "budget": 1000, "seed": 1044 + i}
+            for i in range(BUDGET_SEEDS)
+            for hier in (True, False)
+            for noise in (0.0, 0.1)
+        ]
     if kind == "quick":  # the references need 1-2 minutes per run here, 10+ minutes at b = 8 with noise
         return [cfg(n, 20, False, 0.0, 6) for n in (64, 256, 1024)] + [
             cfg(256, 10, False, 0.1, 3),  # 1,104 queries, 10% noise
@@ -229,6 +239,31 @@ def fmt_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def fmt_seed_summary(rows: list[dict]) -> str:
+    """One line per (function, noise, method) over seeds: exact runs, R² mean / min / max, median CPU time."""
+    lines = [
+        "| n | k | hier | noise | method | queries | seeds run | exact | R² mean | R² min | R² max | median CPU s |",
+        "|" + "---|" * 12,
+    ]
+    key = lambda r: (r["n"], r["k"], r["hier"], r["noise"], METHODS.index(r["method"]))  # noqa: E731
+    for (n, k, hier, noise, m), group in itertools.groupby(sorted(rows, key=key), key=key):
+        group = list(group)
+        done = [r for r in group if "error" not in r]
+        failed = len(group) - len(done)
+        r2 = np.array([r["r2"] for r in done])
+        queries = sorted({r["queries"] for r in done})
+        stats = (
+            f"{int((r2 >= EXACT_R2).sum())} | {r2.mean():.4f} | {r2.min():.4f} | {r2.max():.4f} |"
+            f" {np.median([r.get('alg_cpu_s', r['alg_s']) for r in done]):.2f} |"
+            if done
+            else "— | — | — | — | — |"
+        )
+        ran = f"{len(done)}" + (f" (+{failed} timed out / failed)" if failed else "")
+        q = ", ".join(f"{x:,}" for x in queries) or "—"
+        lines.append(f"| {n} | {k} | {hier} | {noise} | {METHODS[m]} | {q} | {ran} | {stats}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", choices=("none", "quick", "small", "budget", "full"), default="quick")
@@ -264,14 +299,14 @@ def main() -> None:
                 continue
             if row is None:
                 row = spawn(job, args.timeout)
-                if args.cache and "error" not in row:
+                if args.cache and ("error" not in row or row["error"].startswith("timeout")):
                     with open(args.cache, "a") as fh:
                         fh.write(json.dumps(row) + "\n")
             rows.append(row)
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
             print(json.dumps(shown), file=sys.stderr, flush=True)
     if rows:
-        print(fmt_table(rows))
+        print(fmt_seed_summary(rows) if args.grid == "budget" else fmt_table(rows))
     if args.scale:
         from interspect.algorithms.spex import spex_query_count
 

@@ -4,6 +4,10 @@ Group ``c`` has a random ``M_c`` in ``F_2^{n x b}``. Its queries are ``x = M_c l
 ``F_2^b`` and every delay row ``d_p`` (row 0 all-zero, rows 1..P the BCH parity columns). With the mask
 convention ``f(x) = sum_k F(k) (-1)^<k, x>``, the ``2^b``-point Walsh–Hadamard transform over ``l`` of one
 group and delay gives the bins ``U_{c,p}(j) = sum_{k : M_c^T k = j} F(k) (-1)^<d_p, k>``.
+
+Groups may have fewer bits ``b_c < b`` (their ``M_c`` has zero columns past ``b_c``, so bins ``j >= 2^b_c`` stay
+empty). Every group asks ``d_p`` itself at ``l = 0``, so the design has ``(P+1) (1 + sum_c (2^b_c - 1))``
+distinct masks: a 1-bit group adds ``P + 1`` of them.
 """
 
 from __future__ import annotations
@@ -25,16 +29,44 @@ class Design:
 
     code: BCHCode
     b: int
-    matrices: np.ndarray  # (C, n, b) uint8: M_c
+    matrices: np.ndarray  # (C, n, b) uint8: M_c (zero columns past b_c)
+    bits: tuple[int, ...] = ()  # b_c per group (empty: b for every group)
 
     @classmethod
-    def random(cls, code: BCHCode, b: int, n_groups: int, rng: np.random.Generator) -> Design:
+    def random(
+        cls, code: BCHCode, b: int, n_groups: int, rng: np.random.Generator, small_bits: tuple[int, ...] = ()
+    ) -> Design:
+        """``n_groups`` groups of ``2^b`` bins, then one group of ``2^s`` bins per entry ``s`` of ``small_bits``."""
         matrices = rng.integers(0, 2, size=(int(n_groups), code.n_message, int(b)), dtype=np.uint8)
-        return cls(code, int(b), matrices)
+        if small_bits:
+            extra = rng.integers(0, 2, size=(len(small_bits), code.n_message, int(b)), dtype=np.uint8)
+            extra *= (np.arange(int(b))[None, None, :] < np.asarray(small_bits)[:, None, None]).astype(np.uint8)
+            matrices = np.concatenate([matrices, extra])
+        return cls(code, int(b), matrices, tuple([int(b)] * int(n_groups) + [int(s) for s in small_bits]))
+
+    def __post_init__(self) -> None:
+        if not self.bits:
+            object.__setattr__(self, "bits", (self.b,) * self.n_groups)
 
     @property
     def n_groups(self) -> int:
         return self.matrices.shape[0]
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """``(C,)`` ``2^(b_c - b)``: a bin entry of group ``c`` averages ``2^b_c`` queries (its noise is ``1/w`` times
+        that of a full group), so least squares over queries weights its bins by ``w``."""
+        return np.exp2(np.asarray(self.bits, dtype=np.float64) - self.b)
+
+    @cached_property
+    def valid(self) -> np.ndarray:
+        """``(C, 2^b)`` bool: bins that exist (``j < 2^b_c``)."""
+        return np.arange(1 << self.b)[None, :] < (1 << np.asarray(self.bits, dtype=np.int64))[:, None]
+
+    @property
+    def n_distinct(self) -> int:
+        """Distinct masks of the design: ``(P+1) (1 + sum_c (2^b_c - 1))``."""
+        return self.n_delays * (1 + sum((1 << bc) - 1 for bc in self.bits))
 
     @property
     def n_delays(self) -> int:
@@ -43,7 +75,8 @@ class Design:
 
     @property
     def n_queries(self) -> int:
-        return self.n_groups * self.n_delays * (1 << self.b)
+        """Masks asked group by group, ``(P+1) sum_c 2^b_c`` (the shared ``d_p`` counted once per group)."""
+        return self.n_delays * sum(1 << bc for bc in self.bits)
 
     def delays(self) -> np.ndarray:
         """``(P + 1, n)`` uint8 delay rows: zeros, then ``parity.T``."""
@@ -89,10 +122,12 @@ class Design:
         per_call = max(1, _MASK_CHUNK // max(1, size * n))
         values = np.empty((self.n_groups, self.n_delays, size))
         for c in range(self.n_groups):
-            base = parity[points & self.hashes[c, None, :n]]  # (2^b, n): bit i of M_c l is <row i of M_c, l>
+            own = 1 << self.bits[c]  # points l >= 2^b_c repeat those below (M_c has zero columns there)
+            base = parity[points[:own] & self.hashes[c, None, :n]]  # (2^b_c, n): bit i of M_c l is <row i of M_c, l>
             for lo in range(0, self.n_delays, per_call):
                 block = (base[None, :, :] ^ delays[lo : lo + per_call, None, :]).view(bool).reshape(-1, n)
-                values[c, lo : lo + per_call] = np.asarray(engine(block), dtype=np.float64).reshape(-1, size)
+                answers = np.asarray(engine(block), dtype=np.float64).reshape(-1, own)
+                values[c, lo : lo + per_call] = answers[:, points[:, 0] & (own - 1)]
         bins = np.ascontiguousarray(np.moveaxis(values, 2, 0)).reshape(size, -1)  # (2^b, C * (P+1))
         fwht(bins)
         bins /= size

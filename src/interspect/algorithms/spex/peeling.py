@@ -11,7 +11,9 @@ Accepting dominant terms of multitons, not only clean singletons, is what makes 
 stalls at once. Each round the coefficients of all supports found so far are refitted jointly by least
 squares on the original bins (exact once the support is complete, whatever the errors of the per-bin
 estimates), the residual bins are recomputed, and bins that changed are decoded again; rounds stop when no
-new support is found.
+new support is found. Before stopping, the loudest unresolved bins are decoded once more on a residual whose
+found terms were refitted without them (:func:`_trimmed_residual`): with terms still missing, the joint refit
+biases their bin-mates and hides them.
 
 Noise level: per bin, ``E`` is the mean energy and ``R_abs = E - mean(|U|)^2`` the residual that the best
 conceivable sign pattern would leave. Zero-tons have ``E ≈ σ²`` and clean singletons ``R_abs ≈ σ²``, so
@@ -42,6 +44,9 @@ CHANGE_SHARE = 1e-2
 #: n = 100,000 only ~40 words, so large designs keep ``chase_depth``), and the deepest trials
 CHASE_WORK = 1 << 22
 MAX_CHASE_DEPTH = 10
+#: a stalled peel trims the bins whose residual energy exceeds this share of the largest (:func:`_trimmed_residual`):
+#: the bins of missing terms, not their neighbours whose residual is only the refit's bias
+TRIM_SHARE = 0.1
 
 
 @dataclass
@@ -60,25 +65,27 @@ class PeelResult:
 
 @dataclass
 class Thresholds:
-    noise: float
-    zero: float  # a bin with mean energy below this is a zero-ton
-    residual: float  # a clean singleton leaves a mean residual below this
+    noise: float  # variance of one bin entry of a group with the most bits
+    zero: np.ndarray  # (C,): a bin with mean energy below this is a zero-ton
+    residual: np.ndarray  # (C,): a clean singleton leaves a mean residual below this
 
 
-def _thresholds(bins: np.ndarray, z: float, eps: float) -> Thresholds:
+def _thresholds(design: Design, bins: np.ndarray, z: float, eps: float) -> Thresholds:
+    """Noise level from the quietest existing bins; a group with ``b_c`` bits has ``2^(b - b_c)`` times more."""
     n_delays = bins.shape[-1]
     dof = max(n_delays - 1, 1)
     energy = np.mean(bins**2, axis=-1)
     r_abs = np.maximum(energy - np.mean(np.abs(bins), axis=-1) ** 2, 0.0)
-    per_bin = np.where(energy > 4.0 * r_abs, r_abs * n_delays / dof, energy)
+    per_bin = np.where(energy > 4.0 * r_abs, r_abs * n_delays / dof, energy) * design.weights[:, None]
     # a low quantile, rescaled as if every bin were pure noise (chi-square with P degrees of freedom / P):
     # multitons inflate every upper quantile, so only the quietest bins say how loud the noise is
     chi2_quantile = 2.0 * scipy.special.gammaincinv(dof / 2, NOISE_QUANTILE)
-    noise = float(np.quantile(per_bin, NOISE_QUANTILE)) * dof / chi2_quantile
+    noise = float(np.quantile(per_bin[design.valid], NOISE_QUANTILE)) * dof / chi2_quantile
+    per_group = noise / design.weights
     return Thresholds(
         noise,
-        noise * (1.0 + z * np.sqrt(2.0 / n_delays)) + eps,
-        noise * (1.0 + z * np.sqrt(2.0 / dof)) + eps,
+        per_group * (1.0 + z * np.sqrt(2.0 / n_delays)) + eps,
+        per_group * (1.0 + z * np.sqrt(2.0 / dof)) + eps,
     )
 
 
@@ -116,11 +123,11 @@ def detect(
     dec = decode(design.code, hard_decisions(rows))
     valid, estimate, residual = _score(design, rows, groups, bins, dec, max_degree)
     energy = np.mean(rows**2, axis=1)
-    bound = np.maximum(limits.residual, (1.0 - share) * energy)
+    bound = np.maximum(limits.residual[groups], (1.0 - share) * energy)
     accepted = valid & (residual <= bound)
     support = dec.support.copy()
     soft = np.zeros(len(rows), dtype=bool)
-    retry = np.flatnonzero(~accepted & (energy > limits.zero))
+    retry = np.flatnonzero(~accepted & (energy > limits.zero[groups]))
     if chase_depth > 0 and len(retry):
         depth = chase_depth
         while depth < MAX_CHASE_DEPTH and (len(retry) << (depth + 1)) * design.code.length <= CHASE_WORK:
@@ -149,6 +156,25 @@ def _subtract(design: Design, current: np.ndarray, idx: np.ndarray, coefs: np.nd
     np.add.at(current, (group_idx, hit_bins), -np.broadcast_to(delta, (*hit_bins.shape, delta.shape[-1])))
 
 
+def _trimmed_residual(
+    design: Design, original: np.ndarray, found: np.ndarray, coefs: np.ndarray, clean: np.ndarray
+) -> np.ndarray:
+    """Residual bins after refitting ``found`` on the ``clean`` ``(C, 2^b)`` bins only.
+
+    When peeling stalls, the joint refit has absorbed part of the terms still missing into the found terms that
+    share their bins, and the residual of those bins no longer decodes. Terms with a clean bin elsewhere are
+    estimated from the clean bins alone (the others keep ``coefs``), so the residual of an unresolved bin is
+    (nearly) just its missing terms, e.g. two terms hashed together in every group.
+    """
+    current = original.copy()
+    free = np.any(clean[np.arange(design.n_groups)[None, :], design.bins_of(found)], axis=1)
+    _subtract(design, current, found[~free], coefs[~free])
+    if free.any():
+        target = current.copy()
+        _subtract(design, current, found[free], refit_bins(design, target, found[free], use=clean).coefs)
+    return current
+
+
 def _merge(found: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Unique rows of ``found`` and ``new`` (padded supports of equal width, sorted ascending with PAD last)."""
     return np.unique(np.vstack([found, new]), axis=0)
@@ -166,6 +192,9 @@ def peel(
 ) -> PeelResult:
     """Peel dominant terms off ``bins`` ``(C, 2^b, P + 1)`` until a round finds no new support."""
     original = np.asarray(bins, dtype=np.float64)
+    # joint refits on the full groups only: the bins of a group with fewer bits hold more of the terms not found
+    # yet, which would bias every coefficient (those groups still decode and are peeled with the refitted terms)
+    full = np.broadcast_to((np.asarray(design.bits) == design.b)[:, None], design.valid.shape)
     current = original.copy()
     tried = np.zeros_like(current)  # each bin as it was when last decoded
     n_groups = current.shape[0]
@@ -177,41 +206,53 @@ def peel(
     found = np.zeros((0, width), dtype=np.int64)
     coefs = np.zeros(0)
     n_hard = n_soft = rounds = 0
-    limits = _thresholds(current, noise_z, eps)
+    limits = _thresholds(design, current, noise_z, eps)
+    trimmed = False  # whether the residual is the trimmed one (see :func:`_trimmed_residual`)
     while rounds < max_rounds:
         energy = np.mean(current**2, axis=-1)
         moved = np.mean((current - tried) ** 2, axis=-1) > CHANGE_SHARE * energy
         # every non-empty bin, not only those above the zero-ton threshold: when (nearly) all bins are multitons
         # the noise floor is only an upper bound, and verification keeps noise bins from being accepted
         todo = moved & (energy > eps)
-        if not todo.any():
-            break
-        rounds += 1
-        groups, where = np.nonzero(todo)
-        accepted, support, _, soft = detect(
-            design,
-            current[groups, where],
-            groups,
-            where,
-            limits,
-            max_degree=max_degree,
-            chase_depth=chase_depth,
-            share=share,
-        )
-        tried[groups, where] = current[groups, where]
-        candidates = np.unique(np.where(support[accepted] < 0, PAD, support[accepted]), axis=0)
+        candidates = np.zeros((0, width), dtype=np.int64)
+        if todo.any():
+            rounds += 1
+            groups, where = np.nonzero(todo)
+            accepted, support, _, soft = detect(
+                design,
+                current[groups, where],
+                groups,
+                where,
+                limits,
+                max_degree=max_degree,
+                chase_depth=chase_depth,
+                share=share,
+            )
+            tried[groups, where] = current[groups, where]
+            candidates = np.unique(np.where(support[accepted] < 0, PAD, support[accepted]), axis=0)
+            n_hard += int((accepted & ~soft).sum())
+            n_soft += int((accepted & soft).sum())
         merged = _merge(found, candidates)
         if len(merged) == len(found):
-            break
-        n_hard += int((accepted & ~soft).sum())
-        n_soft += int((accepted & soft).sum())
-        found = merged
-        coefs = refit_bins(design, original, found).coefs
+            if trimmed or len(found) == 0:
+                break
+            # stalled: decode the loudest unresolved bins once more on the residual trimmed of them
+            unresolved = energy > np.maximum(limits.zero[:, None], TRIM_SHARE * energy.max())
+            current = _trimmed_residual(design, original, found, coefs, full & ~unresolved)
+            tried[unresolved] = 0.0
+            trimmed = True
+            continue
+        found, trimmed = merged, False
+        coefs = refit_bins(design, original, found, use=full).coefs
         current = original.copy()
         _subtract(design, current, found, coefs)
-        limits = _thresholds(current, noise_z, eps)
+        limits = _thresholds(design, current, noise_z, eps)
+    if trimmed:
+        current = original.copy()
+        _subtract(design, current, found, coefs)
     energy = np.mean(current**2, axis=-1)
-    unresolved = energy > limits.zero
+    unresolved = energy > limits.zero[:, None]
+    excess = energy - limits.noise / design.weights[:, None]
     return PeelResult(
         idx=found,
         coefs=coefs,
@@ -220,5 +261,5 @@ def peel(
         n_hard=n_hard,
         n_soft=n_soft,
         n_unresolved=int(unresolved.sum()),
-        unresolved_energy=float(np.sum(np.where(unresolved, energy - limits.noise, 0.0)) / total),
+        unresolved_energy=float(np.sum(np.where(unresolved, excess, 0.0)) / total),
     )

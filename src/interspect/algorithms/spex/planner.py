@@ -7,7 +7,7 @@ A SPEX design with ``C`` groups, ``2^b`` bins and a BCH code with ``P`` parity b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .bch import code_dimensions
 
@@ -25,9 +25,17 @@ def spex_query_count(n_features: int, b: int, t: int, n_groups: int = 3) -> int:
     return int(n_groups) * (n_parity + 1) * (1 << int(b))
 
 
+#: most 1-bit groups a 2-group plan adds with the distinct masks its budget leaves over
+MAX_SMALL_GROUPS = 2
+
+
 @dataclass(frozen=True)
 class SpexPlan:
-    """Chosen design. ``feasible`` is False when not even the smallest design fits the budget."""
+    """Chosen design. ``feasible`` is False when not even the smallest design fits the budget.
+
+    ``small_bits`` lists the bits of extra groups after the ``n_groups`` full ones; with them, ``n_queries``
+    counts distinct masks (see :func:`spex_distinct_count`).
+    """
 
     b: int
     t: int
@@ -35,6 +43,14 @@ class SpexPlan:
     n_queries: int
     feasible: bool = True
     message: str | None = None
+    small_bits: tuple[int, ...] = ()
+
+
+def spex_distinct_count(n_features: int, bits: tuple[int, ...], t: int) -> int:
+    """Distinct masks of a design with ``2^b_c`` bins in group ``c``: ``(P+1) (1 + sum_c (2^b_c - 1))`` (every
+    group asks each delay row at its zero point)."""
+    _, n_parity = code_dimensions(int(n_features), int(t))
+    return (n_parity + 1) * (1 + sum((1 << int(bc)) - 1 for bc in bits))
 
 
 def budget_hint(n_features: int, t: int, n_groups: int, b: int) -> str:
@@ -115,4 +131,24 @@ def _most_bins(n: int, budget: int | None, max_order: int, *, b: int | None, t: 
     """
     plans = [plan_spex(n, budget, max_order, b=b, t=t, n_groups=c) for c in AUTO_GROUPS]
     feasible = [p for p in plans if p.feasible] or plans[:1]
-    return max(feasible, key=lambda p: (p.t, p.n_groups << p.b, p.n_groups))
+    best = max(feasible, key=lambda p: (p.t, p.n_groups << p.b, p.n_groups))
+    return _with_small_groups(n, budget, best)
+
+
+def _with_small_groups(n: int, budget: int | None, plan: SpexPlan) -> SpexPlan:
+    """A 2-group plan spends the distinct masks left in ``budget`` on up to :data:`MAX_SMALL_GROUPS` 1-bit groups.
+
+    Two groups cannot separate terms that share a bin in both (at 8 bins, 20 terms: a few such pairs or triples);
+    a 1-bit group splits each of them with probability 1/2 for ``P + 1`` distinct masks, and its bins resolve
+    once the other terms are peeled.
+    """
+    if budget is None or not plan.feasible or plan.n_groups != 2 or plan.b < 2:
+        return plan
+    full = (plan.b,) * plan.n_groups
+    base = spex_distinct_count(n, full, plan.t)
+    step = spex_distinct_count(n, (1,), plan.t) - spex_distinct_count(n, (), plan.t)
+    extra = min(MAX_SMALL_GROUPS, max(int(budget) - base, 0) // step)
+    if extra == 0:
+        return plan
+    small = (1,) * extra
+    return replace(plan, n_queries=spex_distinct_count(n, full + small, plan.t), small_bits=small)

@@ -3,8 +3,9 @@
 Within one group and delay the ``2^b`` queries and their bins are related by an orthogonal transform
 (``y = 2^b``-scaled Walsh–Hadamard of ``U``), so by Parseval
 ``sum_l (y_l - g(x_l))^2 = 2^b sum_j (U(j) - G(j))^2`` for any candidate ``g``. Least squares over all
-``C (P+1) 2^b`` queries is therefore least squares over the bins, where each coefficient ``k`` enters one bin
-per group with the sign pattern ``(-1)^<d_p, k>``: a sparse design with ``C (P+1)`` entries per column.
+``(P+1) sum_c 2^b_c`` queries is therefore least squares over the bins, group ``c`` weighted by ``2^b_c``, where
+each coefficient ``k`` enters one bin per group with the sign pattern ``(-1)^<d_p, k>``: a sparse design with
+``C (P+1)`` entries per column.
 That keeps the refit cheap even with all ``n`` singletons included at ``n = 10,000``.
 """
 
@@ -31,29 +32,35 @@ class Refit:
     r2_bins: float  # in-sample R² over all queries (excluding the mean)
 
 
-def _design_matrix(design: Design, idx: np.ndarray) -> sp.csc_matrix:
+def _design_matrix(design: Design, idx: np.ndarray, scale: np.ndarray) -> sp.csc_matrix:
+    """Sparse ``(C 2^b (P+1), K)`` matrix: column ``k`` holds ``scale[c, bin] * (-1)^<d_p, k>`` in its bin of
+    every group."""
     n_groups, size, n_delays = design.n_groups, 1 << design.b, design.n_delays
     bins = design.bins_of(idx)  # (K, C)
     signs = design.signs_of(idx)  # (K, P+1)
     k = len(idx)
     rows = ((np.arange(n_groups)[None, :] * size + bins) * n_delays)[:, :, None] + np.arange(n_delays)
-    data = np.broadcast_to(signs[:, None, :], rows.shape)
+    data = signs[:, None, :] * scale[np.arange(n_groups)[None, :], bins][:, :, None]
     cols = np.broadcast_to(np.arange(k)[:, None, None], rows.shape)
     return sp.csc_matrix((data.ravel(), (rows.ravel(), cols.ravel())), shape=(n_groups * size * n_delays, k))
 
 
-def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float = 0.0) -> Refit:
+def refit_bins(
+    design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float = 0.0, use: np.ndarray | None = None
+) -> Refit:
     """Coefficients of the padded supports ``idx`` (the empty support must be one of them) fitted to ``bins``.
 
     ``alpha`` is the ridge strength on the same scale as :func:`~interspect.algorithms.numerics.ridge`
-    (penalty ``alpha * (number of queries)`` on a ±1 design); the empty set is not penalised.
+    (penalty ``alpha * (number of queries)`` on a ±1 design); the empty set is not penalised. ``use``
+    (``(C, 2^b)`` bool) restricts the fit to those bins; every support must keep at least one of them.
     """
-    a = _design_matrix(design, idx)
-    u = np.asarray(bins, dtype=np.float64).reshape(-1)
+    scale = np.sqrt(design.weights)[:, None] * (design.valid if use is None else design.valid & use)
+    a = _design_matrix(design, idx, scale)
+    u = (np.asarray(bins, dtype=np.float64) * scale[:, :, None]).reshape(-1)
     gram = (a.T @ a).tocsr()
     rhs = a.T @ u
     degrees = (np.asarray(idx) >= 0).sum(axis=1)
-    penalty = np.where(degrees == 0, 0.0, float(alpha) * design.n_groups * design.n_delays)
+    penalty = np.where(degrees == 0, 0.0, float(alpha) * float(design.weights.sum()) * design.n_delays)
     gram = gram + sp.diags(penalty)
     diag = gram.diagonal()
     if len(idx) <= _DENSE_LIMIT:
@@ -76,7 +83,7 @@ def refit_bins(design: Design, bins: np.ndarray, idx: np.ndarray, alpha: float =
         inv_diag = design.n_delays / max(design.n_delays - load - 1.0, 1.0) / np.maximum(diag, 1e-300)
     fitted = a @ coefs
     rss = float(np.sum((u - fitted) ** 2))
-    dof = len(u) - len(idx)
+    dof = int(np.count_nonzero(scale)) * design.n_delays - len(idx)
     noise = rss / dof if dof > 0 else 0.0
     empty = np.flatnonzero(degrees == 0)
     centred = u - (a[:, empty] @ coefs[empty] if len(empty) else 0.0)

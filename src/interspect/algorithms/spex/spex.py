@@ -1,7 +1,8 @@
 """SPEX: sparse Fourier recovery with BCH-coded delays (Kang et al., 2025), end to end.
 
 1. plan ``(b, t, C)`` from the budget (:mod:`.planner`);
-2. query ``C (P+1) 2^b`` structured masks and Walsh–Hadamard them into bins (:mod:`.design`);
+2. query ``C (P+1) 2^b`` structured masks (plus ``P+1`` per 1-bit group a 2-group budget has room for) and
+   Walsh–Hadamard them into bins (:mod:`.design`);
 3. peel each bin's dominant term once verified (its BCH-decoded support hashes back to the bin and explains
    enough of its energy), refitting every support found jointly each round (:mod:`.peeling`);
 4. refit the recovered support plus the empty set and all singletons on every query (:mod:`.refit`).
@@ -90,7 +91,8 @@ def fit_spex(
         BLAS threads for decoding and refitting (``None``: the library default).
     b, t, n_groups : int, optional
         Override the planner: ``2^b`` bins per group, degree bound ``t``, ``C = n_groups`` groups
-        (``n_groups=None``: 2 or 3, whichever gives the budget's design more bins).
+        (``n_groups=None``: 2 or 3, whichever gives the budget's design more bins; a 2-group design adds up to
+        two 1-bit groups with the distinct masks the budget leaves over).
     soft, chase_depth : bool, int
         Chase soft decoding: bins that hard decoding does not verify get ``2^chase_depth`` test words with
         the least reliable sign bits flipped.
@@ -114,7 +116,7 @@ def fit_spex(
     clock = time.perf_counter()
     with blas_threads(n_jobs):
         code = bch_code(n, plan.t)
-    design = Design.random(code, plan.b, plan.n_groups, rng)
+    design = Design.random(code, plan.b, plan.n_groups, rng, plan.small_bits)
     timing["code_s"] = time.perf_counter() - clock
 
     before, clock = engine.n_queries, time.perf_counter()
@@ -134,8 +136,10 @@ def fit_spex(
         "b": plan.b,
         "t": plan.t,
         "n_groups": plan.n_groups,
+        "bits": list(design.bits),
         "n_delays": design.n_delays,
         "design_queries": design.n_queries,
+        "design_distinct": design.n_distinct,
         "distinct_queries": used,
         "code": {"m": code.m, "n_parity": code.n_parity, "length": code.length},
         "rounds": peeled.rounds,
