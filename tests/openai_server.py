@@ -1,10 +1,11 @@
 """An OpenAI-compatible HTTP server on 127.0.0.1 for the tests and benchmarks (FastAPI + uvicorn in a thread).
 
 It serves ``/v1/completions`` (with ``echo`` + ``logprobs``: teacher forcing) and ``/v1/chat/completions`` (with
-``logprobs`` / ``top_logprobs``) from one of two backends:
+``logprobs`` / ``top_logprobs``) from one of three backends:
 
 - :class:`SmolLM2Backend`: the offline SmolLM2-135M-Instruct, for real (the same model the local scorer runs);
-- :class:`DeterministicBackend`: a tiny hash-defined "model", instant, for throughput and fault tests.
+- :class:`DeterministicBackend`: a tiny hash-defined "model", instant, for throughput and fault tests;
+- :class:`CaptionVLMBackend`: a vision chat model (image content parts) built on the offline zero-shot caption scorer.
 
 Each request can wait ``latency`` seconds and, with probability ``faults.rate``, fail in one of four ways: HTTP
 429 with ``Retry-After``, HTTP 500, a stall longer than the client's timeout, or a truncated JSON body. Faults
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import math
 import random
 import re
 import socket
+import string
 import threading
 import time
 import zlib
@@ -143,6 +146,46 @@ class SmolLM2Backend:
 
     def chat(self, messages: list[dict[str, Any]], max_tokens: int) -> str:
         return self._generate(self._chat_ids(messages), max_tokens)
+
+
+class CaptionVLMBackend:
+    """A vision chat model: the offline zero-shot caption scorer answers lettered multiple-choice questions about
+    the image attached to the last user message (a PNG ``data:`` URL), one letter per option."""
+
+    def __init__(self, scorer: Any = None) -> None:
+        if scorer is None:
+            from interspect.frontends.zero_shot_vlm import ZeroShotCaptionScorer
+
+            scorer = ZeroShotCaptionScorer()
+        self.scorer = scorer
+        self.lock = threading.Lock()  # one forward pass at a time
+
+    def next_token(self, messages: list[dict[str, Any]], k: int) -> list[tuple[str, float]]:
+        from interspect.frontends.vlm import parse_multiple_choice
+
+        options = parse_multiple_choice(_user_text(messages))
+        with self.lock:
+            log_probs = self.scorer(_attached_image(messages)[None], options)[0]
+        ranked = sorted(zip(string.ascii_uppercase, log_probs.tolist(), strict=False), key=lambda t: -t[1])
+        return ranked[:k]
+
+    def chat(self, messages: list[dict[str, Any]], max_tokens: int) -> str:
+        return self.next_token(messages, 1)[0][0]
+
+
+def _attached_image(messages: list[dict[str, Any]]) -> Any:
+    """The last ``image_url`` part of the messages as a ``(H, W, 3)`` float image in [0, 1]."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    urls = [p["image_url"]["url"] for m in messages if isinstance(m.get("content"), list) for p in m["content"]
+            if p.get("type") == "image_url"]  # fmt: skip
+    if not urls or not urls[-1].startswith("data:image/"):
+        raise ValueError("the vision backend needs an image attached as a data:image/ URL")
+    raw = base64.b64decode(urls[-1].split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=np.float32) / np.float32(255.0)
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:

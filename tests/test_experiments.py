@@ -155,11 +155,6 @@ def test_rag_on_smollm2_finds_the_answer_sentence():
     assert result.extra["per_item"][0]["n_units"] == len(context_of(multihop_qa()[0])[1])
 
 
-def test_vlm_says_why_it_cannot_run():
-    with pytest.raises(ImportError, match="offline image-text model"):
-        run("vlm")
-
-
 def test_data_experiment_names_pairs_and_finds_copies_redundant():
     result = run("data", True, n_copies=2, budget=300, methods=("proxyspex", "lasso"), n_test_rows=6)
     rows = {row["method"]: row for row in result.rows}

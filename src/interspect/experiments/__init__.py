@@ -19,7 +19,7 @@ from .common import ExperimentResult
 EXPERIMENTS: dict[str, tuple[str, str]] = {
     "rag": ("rag", "multi-hop QA: supporting facts vs top sentences and pairs (SmolLM2)"),
     "multires": ("multires", "documents -> sentences -> words, refined where it matters, queries accounted"),
-    "vlm": ("vlm", "image regions + a question -> the answer (needs an offline image-text model)"),
+    "vlm": ("vlm", "image regions + a question -> the answer: two objects needed together (zero-shot scorer)"),
     "heads": ("heads", "attention-head pruning by interaction vs marginal scores (SmolLM2)"),
     "data": ("data", "training-data groups: synergy and redundancy pairs, duplicated rows"),
     "recall": ("recall", "top-10 Shapley recall vs a Monte-Carlo reference at a·n·log2 n queries, n >= 100"),

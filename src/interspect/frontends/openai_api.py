@@ -257,17 +257,7 @@ class OpenAIChatScorer(_APIScorer):
 
     def messages(self, context: str) -> list[dict[str, Any]]:
         """The chat request's messages for one context (system message, then the user's text and images)."""
-        text = self.prompt(context)
-        content: Any = text
-        if self.images:
-            content = [{"type": "text", "text": text}] + [
-                {"type": "image_url", "image_url": {"url": url}} for url in self.images
-            ]
-        system = [{"role": "system", "content": self.template.system}] if self.template.system is not None else []
-        return [*system, {"role": "user", "content": content}]
-
-    def _cost(self, messages: list[dict[str, Any]], max_tokens: int) -> float:
-        return _estimate(json.dumps(messages)) + IMAGE_TOKENS * len(self.images) + max_tokens
+        return chat_messages(self.prompt(context), self.images, self.template.system)
 
     def set_target(self, target: str) -> None:
         if not isinstance(target, str) or not target.strip():
@@ -292,7 +282,7 @@ class OpenAIChatScorer(_APIScorer):
             self.transport.count_usage(getattr(response, "usage", None))
             return _field(lambda: response.choices[0].message.content or "")
 
-        answer = self.transport.map(send, [messages], [self._cost(messages, max_new_tokens)])[0]
+        answer = self.transport.map(send, [messages], [_cost(messages, max_new_tokens)])[0]
         if not answer.strip():
             raise ValueError("the model's greedy answer is empty; pass an explicit target")
         self.set_target(answer)
@@ -309,8 +299,11 @@ class OpenAIChatScorer(_APIScorer):
         return out
 
     def _send_all(self, contexts: Sequence[str]) -> list[dict[str, float]]:
-        requests = [self.messages(c) for c in contexts]
-        return self.transport.map(self._send, requests, [self._cost(m, 1) for m in requests])
+        return self.first_token_candidates([self.messages(c) for c in contexts])
+
+    def first_token_candidates(self, requests: Sequence[list[dict[str, Any]]]) -> list[dict[str, float]]:
+        """``{token: logprob}`` of the first answer token's top candidates for each request (all in flight)."""
+        return self.transport.map(self._send, list(requests), [_cost(m, 1) for m in requests])
 
     async def _send(self, client: Any, messages: list[dict[str, Any]]) -> dict[str, float]:
         response = await client.chat.completions.create(
@@ -319,6 +312,26 @@ class OpenAIChatScorer(_APIScorer):
         )  # fmt: skip
         self.transport.count_usage(getattr(response, "usage", None))
         return _field(lambda: top_candidates(response))
+
+
+def chat_messages(text: str, images: Sequence[str] = (), system: str | None = None) -> list[dict[str, Any]]:
+    """A chat request's messages: the optional system message, then the user's text and ``image_url`` parts."""
+    content: Any = text
+    if images:
+        content = [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": u}} for u in images]
+    head = [{"role": "system", "content": system}] if system is not None else []
+    return [*head, {"role": "user", "content": content}]
+
+
+def _cost(messages: list[dict[str, Any]], max_tokens: int) -> float:
+    """Estimated tokens of a chat request: its texts, :data:`IMAGE_TOKENS` per image, the answer."""
+    texts, n_images = [], 0
+    for message in messages:
+        content = message["content"]
+        parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        texts += [part.get("text", "") for part in parts if part.get("type") == "text"]
+        n_images += sum(part.get("type") == "image_url" for part in parts)
+    return _estimate(json.dumps(texts)) + IMAGE_TOKENS * n_images + max_tokens
 
 
 def _estimate(text: str) -> int:

@@ -48,14 +48,20 @@ def label_masses(candidates: dict[str, float], labels: Sequence[str]) -> np.ndar
     return masses
 
 
+def floored_masses(candidates: dict[str, float], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(masses, absent)``: :func:`label_masses` with the floor put in for every label no candidate begins."""
+    masses = label_masses(candidates, labels)
+    absent = masses == 0
+    masses[absent] = math.exp(min(candidates.values()))
+    return masses, absent
+
+
 def first_token_value(candidates: dict[str, float], labels: Sequence[str], target: int) -> tuple[float, bool]:
     """``(value, floored)``: ``log p(labels[target])`` for one label, else its log-odds against the other labels.
 
     A label with no candidate gets the floor (the least likely candidate's probability); ``floored`` says so.
     """
-    masses = label_masses(candidates, labels)
-    absent = masses == 0
-    masses[absent] = math.exp(min(candidates.values()))
+    masses, absent = floored_masses(candidates, labels)
     own = math.log(masses[target])
     if len(labels) == 1:
         return own, bool(absent[target])
@@ -88,3 +94,17 @@ def image_url(image: str | Path) -> str:
     if mime is None or not mime.startswith("image/"):
         raise ValueError(f"images: {text!r} does not have an image file extension (.png, .jpg, ...)")
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A ``(H, W, 3)`` float image in ``[0, 1]`` as a lossless PNG ``data:`` URL (pixels rounded to 8 bits)."""
+    import io
+
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise ImportError("sending images needs Pillow: pip install 'interspect[vision]'") from exc
+    pixels = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(buffer, format="PNG")
+    return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
