@@ -63,6 +63,14 @@ class Design:
         """``(C, 2^b)`` bool: bins that exist (``j < 2^b_c``)."""
         return np.arange(1 << self.b)[None, :] < (1 << np.asarray(self.bits, dtype=np.int64))[:, None]
 
+    @cached_property
+    def full_bins(self) -> np.ndarray:
+        """``(C, 2^b)`` bool: the bins of the groups with all ``b`` bits, the ones refits use. A group with fewer
+        bits holds more of the terms not found yet in each bin, which would bias every refitted coefficient (on noisy
+        planted functions, refitting on them too lowers R²); it serves to split the terms that share a bin in every
+        full group."""
+        return self.valid & (np.asarray(self.bits) == self.b)[:, None]
+
     @property
     def n_distinct(self) -> int:
         """Distinct masks of the design: ``(P+1) (1 + sum_c (2^b_c - 1))``."""

@@ -192,9 +192,7 @@ def peel(
 ) -> PeelResult:
     """Peel dominant terms off ``bins`` ``(C, 2^b, P + 1)`` until a round finds no new support."""
     original = np.asarray(bins, dtype=np.float64)
-    # joint refits on the full groups only: the bins of a group with fewer bits hold more of the terms not found
-    # yet, which would bias every coefficient (those groups still decode and are peeled with the refitted terms)
-    full = np.broadcast_to((np.asarray(design.bits) == design.b)[:, None], design.valid.shape)
+    full = design.full_bins  # what the joint refits use (groups with fewer bits still decode and get peeled)
     current = original.copy()
     tried = np.zeros_like(current)  # each bin as it was when last decoded
     n_groups = current.shape[0]

@@ -37,7 +37,8 @@ def _sorted_rows(idx: np.ndarray) -> np.ndarray:
 
 
 def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, alpha: float, z: float):
-    """Refit peeled supports + ∅ (+ all singletons when the design can identify them); drop insignificant terms."""
+    """Refit peeled supports + ∅ (+ all singletons when the design can identify them) on the bins of the full
+    groups (:attr:`Design.full_bins`); drop insignificant terms."""
     width = max(design.code.t, 1)
     parts = [pad_columns(peeled.idx, width), np.full((1, width), PAD, dtype=np.int64)]
     # singletons only when every bin keeps far fewer columns than it has delays (else they are not identifiable)
@@ -45,13 +46,13 @@ def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, a
     if with_singletons:
         parts.append(pad_columns(np.arange(n)[:, None], width))
     support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
-    fit = refit_bins(design, bins, support, alpha)
+    fit = refit_bins(design, bins, support, alpha, use=design.full_bins)
     empty = (support >= 0).sum(axis=1) == 0
     scale = np.abs(fit.coefs[~empty]).max(initial=0.0)
     keep = empty | ((np.abs(fit.coefs) > z * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
     if not keep.all():
         support = support[keep]
-        fit = refit_bins(design, bins, support, alpha)
+        fit = refit_bins(design, bins, support, alpha, use=design.full_bins)
     return SparseTransform(support, fit.coefs, n), fit, with_singletons
 
 
