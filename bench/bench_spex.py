@@ -15,7 +15,7 @@ benchmark environment::
     python bench/bench_spex.py --grid quick      # ~10 minutes
     python bench/bench_spex.py --grid full       # every combination (long)
     python bench/bench_spex.py --methods interspect,shapiq --grid small --cache bench/results/spex_small.jsonl
-    python bench/bench_spex.py --methods interspect,shapiq --grid budget   # 1,000 queries at n = 1,024
+    python bench/bench_spex.py --methods interspect,shapiq --grid budget   # 1,000 queries at n = 1,024, 10 seeds
     python bench/bench_spex.py --methods interspect --grid none --scale     # n up to 100,000
 """
 
@@ -36,7 +36,7 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 METHODS = ("interspect", "shapiq", "spectralexplain")
 T = 5  # degree bound used by every method
-BUDGET_SEEDS = 10  # planted seeds per cell of --grid budget
+BUDGET_SEEDS = 10  # planted seeds per cell of --grid budget (default of --seeds)
 EXACT_R2 = 1.0 - 1e-6  # R² from which a run counts as exact recovery
 
 
@@ -160,7 +160,7 @@ def run_key(row: dict) -> tuple:
     return tuple(row[k] for k in ("method", "n", "k", "hier", "noise", "b", "budget", "seed"))
 
 
-def grid(kind: str) -> list[dict]:
+def grid(kind: str, seeds: int = BUDGET_SEEDS) -> list[dict]:
     from interspect.algorithms.spex import spex_query_count
 
     def cfg(n, k, hier, noise, b):
@@ -180,7 +180,7 @@ def grid(kind: str) -> list[dict]:
         # every cell)
         return [
             {**cfg(1024, 20, hier, noise, None), "budget": 1000, "seed": 1044 + i}
-            for i in range(BUDGET_SEEDS)
+            for i in range(seeds)
             for hier in (True, False)
             for noise in (0.0, 0.1)
         ]
@@ -277,6 +277,7 @@ def main() -> None:
     parser.add_argument(
         "--cached-only", action="store_true", help="run only the --rerun methods; other methods' rows from --cache"
     )
+    parser.add_argument("--seeds", type=int, default=BUDGET_SEEDS, help="planted seeds per cell of --grid budget")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -291,7 +292,7 @@ def main() -> None:
                 row = json.loads(line)
                 cached[run_key(row)] = row
     rows = []
-    for cfg in grid(args.grid):
+    for cfg in grid(args.grid, args.seeds):
         for method in methods:
             job = {**cfg, "method": method}
             row = cached.get(run_key(job)) if method not in rerun else None
