@@ -213,6 +213,7 @@ def peel(
         # the noise floor is only an upper bound, and verification keeps noise bins from being accepted
         todo = moved & (energy > eps)
         candidates = np.zeros((0, width), dtype=np.int64)
+        hard = soft_only = 0  # rows accepted by hard decoding / only thanks to Chase trials
         if todo.any():
             rounds += 1
             groups, where = np.nonzero(todo)
@@ -228,8 +229,7 @@ def peel(
             )
             tried[groups, where] = current[groups, where]
             candidates = np.unique(np.where(support[accepted] < 0, PAD, support[accepted]), axis=0)
-            n_hard += int((accepted & ~soft).sum())
-            n_soft += int((accepted & soft).sum())
+            hard, soft_only = int((accepted & ~soft).sum()), int((accepted & soft).sum())
         merged = _merge(found, candidates)
         if len(merged) == len(found):
             if trimmed or len(found) == 0:
@@ -241,6 +241,7 @@ def peel(
             trimmed = True
             continue
         found, trimmed = merged, False
+        n_hard, n_soft = n_hard + hard, n_soft + soft_only
         coefs = refit_bins(design, original, found, use=full).coefs
         current = original.copy()
         _subtract(design, current, found, coefs)
