@@ -31,7 +31,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
 SIZE_OPTIONS: dict[str, dict[str, str]] = {
     "items": {"rag": "n_items", "multires": "n_items", "heads": "n_explain"},
     "seeds": {"recall": "seeds"},
-    "budget": {"heads": "budget", "data": "budget", "removal": "budget"},
+    "budget": {"heads": "budget", "data": "budget", "removal": "budget", "vlm": "budget"},
     "permutations": {"recall": "permutations"},
     "models": {"recall": "models", "removal": "models"},
 }

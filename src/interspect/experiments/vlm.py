@@ -25,7 +25,7 @@ QUESTION = "What is in the picture?"
 OPTIONS = ("a cat", "a coffee cup", "a cat next to a coffee cup", "an empty scene")
 TARGET = "a cat next to a coffee cup"
 SIDE = 224  # pixels: each photo is resized to SIDE x SIDE, the scene is SIDE x 2 SIDE
-QUICK = {"grid": (3, 6), "budget": 160, "methods": ("auto", "lasso", "kernelshap"), "n_test": 100}
+QUICK = {"grid": (3, 6), "budget": 256, "methods": ("auto", "lasso", "kernelshap"), "n_test": 100}
 FULL = {"grid": (4, 8), "budget": 480, "methods": ("auto", "proxyspex", "lasso", "kernelshap"), "n_test": 300}
 
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .tabular import TabularValueFunction
     from .text import TextUnits, split_units
     from .vision import ImageValueFunction, TorchImageClassifier, load_efficientnet_lite0
+    from .vlm import ChatVLM, VisualQuestion
+    from .zero_shot_vlm import ZeroShotCaptionScorer
 
 #: public name -> submodule that defines it (imported on first use, so ``import interspect.frontends.text``
 #: or the CLI's ``--help`` does not load scikit-learn, torch or the other front-ends)
@@ -43,10 +45,14 @@ _EXPORTS = {
     "ImageValueFunction": "vision",
     "TorchImageClassifier": "vision",
     "load_efficientnet_lite0": "vision",
+    "ChatVLM": "vlm",
+    "VisualQuestion": "vlm",
+    "ZeroShotCaptionScorer": "zero_shot_vlm",
 }
 
 __all__ = [
     "AttentionHeadValueFunction",
+    "ChatVLM",
     "CausalLMScorer",
     "ClassScorer",
     "DataAttributionValueFunction",
@@ -59,6 +65,8 @@ __all__ = [
     "TextUnits",
     "TextValueFunction",
     "TorchImageClassifier",
+    "VisualQuestion",
+    "ZeroShotCaptionScorer",
     "build_text_value_function",
     "fingerprint",
     "load_efficientnet_lite0",

@@ -61,10 +61,12 @@ def configure_torch(threads: int | None = None) -> Any:
     """Import torch for CPU inference on a small shared machine and return the module.
 
     Sets ``OMP_WAIT_POLICY=PASSIVE`` (spinning OpenMP threads made one SmolLM2 forward 20x slower on two
-    busy cores), forbids hub downloads (``HF_HUB_OFFLINE=1``), and uses ``threads`` torch threads
-    (default ``$INTERSPECT_THREADS`` or the available cores, at most 4).
+    busy cores), forbids hub downloads (``HF_HUB_OFFLINE=1``), turns off transformers' per-file "Loading
+    weights" bars unless the user set ``HF_HUB_DISABLE_PROGRESS_BARS`` (runs report their own progress), and uses
+    ``threads`` torch threads (default ``$INTERSPECT_THREADS`` or the available cores, at most 4).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
