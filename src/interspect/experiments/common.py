@@ -81,6 +81,16 @@ class SharedAnswers:
         return dict(describe()) if callable(describe) else {}
 
 
+def experiment_config(
+    quick: bool, quick_config: dict[str, Any], full_config: dict[str, Any], fixed: dict[str, Any] | None = None,
+    **sizes: Any,
+) -> dict[str, Any]:
+    """An experiment's configuration: its quick or full defaults, ``fixed`` settings, then every size given
+    (``None``: keep the default)."""
+    chosen = {key: value for key, value in sizes.items() if value is not None}
+    return {**(quick_config if quick else full_config), "quick": quick, **(fixed or {}), **chosen}
+
+
 def run_methods(
     shared: SharedAnswers,
     methods: Sequence[str],

@@ -12,11 +12,9 @@ again, so a group and its copy largely stand in for each other.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .common import ExperimentResult, SharedAnswers, Timer, r2_on, run_methods, test_masks
+from .common import ExperimentResult, SharedAnswers, Timer, experiment_config, r2_on, run_methods, test_masks
 
 ROWS_PER_GROUP = 8
 GROUPS_PER_CLASS = 6
@@ -81,10 +79,10 @@ def run(
 
     from ..frontends import DataAttributionValueFunction
 
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick}
-    for key, value in {"n_copies": n_copies, "budget": budget, "methods": methods, "n_test_rows": n_test_rows}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(
+        quick, QUICK, FULL,
+        n_copies=n_copies, budget=budget, methods=methods, n_test_rows=n_test_rows
+    )
     x, y, x_test, y_test, groups, originals = digit_groups(config["n_copies"], config["n_test_rows"], random_state)
     copies = {frozenset((name, f"copy of {name}")) for name in originals}
     rows, pairs, strongest_synergies = [], [], []

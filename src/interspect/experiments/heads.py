@@ -12,13 +12,11 @@ more aggressive pruning.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..evaluation.removal import top_k_removal
 from ..frontends.base import fingerprint
-from .common import ExperimentResult, SharedAnswers, Timer, run_methods
+from .common import ExperimentResult, SharedAnswers, Timer, experiment_config, run_methods
 
 #: removal-search seconds per pruning level (the MILP falls back to its greedy answer when stopped)
 SEARCH_SECONDS = 10.0
@@ -72,10 +70,10 @@ def run(
     from ..frontends import AttentionHeadValueFunction
     from ..frontends.offline import load_smollm2
 
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods)}
-    for key, value in {"settings": settings, "pruned": pruned, "n_explain": n_explain, "budget": budget}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(
+        quick, QUICK, FULL, {"methods": list(methods)},
+        settings=settings, pruned=pruned, n_explain=n_explain, budget=budget
+    )
     items = heads_qa()
     items = items[: n_eval] if n_eval is not None else items
     model, tokenizer = load_smollm2()

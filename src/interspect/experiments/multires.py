@@ -9,11 +9,9 @@ finds, whether the answer word is among them, and what each spent.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .common import ExperimentResult, SharedAnswers, Timer, run_methods
+from .common import ExperimentResult, SharedAnswers, Timer, experiment_config, run_methods
 from .rag import TEMPLATE
 
 QUICK = {"n_items": 1, "level_budgets": (8, 24, 48), "word_budgets": (1.0, 4.0), "method": "auto"}
@@ -86,11 +84,10 @@ def run(
 ) -> ExperimentResult:
     from ..data import multihop_qa
 
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick}
-    for key, value in {"n_items": n_items, "level_budgets": level_budgets, "word_budgets": word_budgets,
-                       "method": method}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(
+        quick, QUICK, FULL,
+        n_items=n_items, level_budgets=level_budgets, word_budgets=word_budgets, method=method
+    )
     rows = []
     with Timer() as timer:
         for item in multihop_qa()[: config["n_items"]]:

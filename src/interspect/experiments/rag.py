@@ -19,6 +19,7 @@ from .common import (
     ExperimentResult,
     SharedAnswers,
     Timer,
+    experiment_config,
     mean_rows,
     pair_scores,
     precision_at_k,
@@ -88,10 +89,10 @@ def run(
     """Explain the first ``n_items`` bundled questions with every method at every budget."""
     from ..data import multihop_qa
 
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods), "model": model}
-    for key, value in {"n_items": n_items, "budgets": budgets, "n_test": n_test}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(
+        quick, QUICK, FULL, {"methods": list(methods), "model": model},
+        n_items=n_items, budgets=budgets, n_test=n_test
+    )
     rows: list[dict] = []
     per_item: list[dict] = []
     with Timer() as timer:

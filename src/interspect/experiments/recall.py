@@ -8,12 +8,10 @@ poster's claim: ProxySPEX reaches a higher recall than KernelSHAP at the same nu
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..evaluation.recall import shapley_recall_at_k
-from .common import ExperimentResult, SharedAnswers, Timer, run_methods
+from .common import ExperimentResult, SharedAnswers, Timer, experiment_config, run_methods
 from .reference import permutation_shapley
 
 ALPHAS = (0.25, 0.5, 0.75, 1.0)
@@ -41,10 +39,10 @@ def run(
     methods: tuple[str, ...] = METHODS,
     text: str | None = None,
 ) -> ExperimentResult:
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "methods": list(methods), "k": K}
-    for key, value in {"models": models, "permutations": permutations, "alphas": alphas, "seeds": seeds}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(
+        quick, QUICK, FULL, {"methods": list(methods), "k": K},
+        models=models, permutations=permutations, alphas=alphas, seeds=seeds
+    )
     rows = []
     notes = []
     with Timer() as timer:

@@ -8,12 +8,10 @@ asked. A larger real drop at a given ``k`` is a better explanation. ProxySPEX an
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..evaluation.removal import removal_curve
-from .common import ExperimentResult, SharedAnswers, Timer, run_methods
+from .common import ExperimentResult, SharedAnswers, Timer, experiment_config, run_methods
 from .recall import word_value_function
 
 KS = (1, 2, 4, 8, 16)
@@ -33,10 +31,7 @@ def run(
     text: str | None = None,
     random_state: int = 0,
 ) -> ExperimentResult:
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick, "ks": list(ks)}
-    for key, value in {"models": models, "budget": budget, "methods": methods}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(quick, QUICK, FULL, {"ks": list(ks)}, models=models, budget=budget, methods=methods)
     rows, notes = [], []
     with Timer() as timer:
         for model in config["models"]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import ExperimentResult, SharedAnswers, Timer, r2_on, run_methods, test_masks
+from .common import ExperimentResult, SharedAnswers, Timer, experiment_config, r2_on, run_methods, test_masks
 
 QUESTION = "What is in the picture?"
 OPTIONS = ("a cat", "a coffee cup", "a cat next to a coffee cup", "an empty scene")
@@ -79,16 +79,14 @@ def run(
     vlm: Any = None,
     random_state: int = 0,
 ) -> ExperimentResult:
-    config: dict[str, Any] = {**(QUICK if quick else FULL), "quick": quick}
-    for key, value in {"grid": grid, "budget": budget, "methods": methods, "n_test": n_test}.items():
-        if value is not None:
-            config[key] = value
+    config = experiment_config(quick, QUICK, FULL, grid=grid, budget=budget, methods=methods, n_test=n_test)
     rows = []
     with Timer() as timer:
         vf = value_function(tuple(config["grid"]), vlm)
         shared = SharedAnswers(vf, vf.n_features)
         halves, cat_side = half_masks(tuple(config["grid"]))
-        model_joint = joint_effect(shared(halves))
+        half_values = shared(halves)
+        model_joint = joint_effect(half_values)
         masks = test_masks(vf.n_features, config["n_test"], random_state)
         values = shared(masks)
         for method, expl in run_methods(shared, config["methods"], config["budget"], random_state=random_state).items():
@@ -106,7 +104,7 @@ def run(
                 "crossing_share": sum(abs(t.value) for t in crossing) / mass if mass else float("nan"),
                 "strongest_pair": f"{' x '.join(strongest.names)} {strongest.value:+.2f}" if strongest else "none",
             })
-    full, cat, coffee, neither = shared(halves)
+    full, cat, coffee, neither = half_values
     notes = [
         f"scene: cat | coffee, {config['grid'][0]}x{config['grid'][1]} regions (columns < {config['grid'][1] / 2:g}: "
         f"the cat's side), blurred when removed; value: log-odds of {TARGET!r} among {list(OPTIONS)}",

