@@ -69,7 +69,7 @@ def test_dominant_terms_of_multitons_are_what_small_designs_need(hierarchical):
     want = {tuple(s) for s in truth.supports()}
     found = {tuple(int(i) for i in row if i >= 0) for row in dominant.idx}
     assert want <= found
-    assert not want <= {tuple(int(i) for i in row if i >= 0) for row in strict.idx}
+    assert len(want & {tuple(int(i) for i in row if i >= 0) for row in strict.idx}) <= len(want) // 2
     assert dominant.unresolved_energy < 1e-9 < strict.unresolved_energy
 
 
