@@ -189,8 +189,8 @@ def test_plot_draws_the_top_bars_with_signed_colours(tmp_path):
     ax = plot_explanation(expl, Figure().add_subplot(), k=4)
     bars = ax.patches
     assert [b.get_width() for b in bars] == pytest.approx([0.9, 1.2, -1.9, 2.0])  # strongest on top
-    assert [b.get_facecolor()[:3] for b in bars[-2:]] == pytest.approx(
-        [tuple(c / 255 for c in NEGATIVE_RGB), tuple(c / 255 for c in POSITIVE_RGB)]
+    assert np.array([b.get_facecolor()[:3] for b in bars[-2:]]) == pytest.approx(
+        np.array([NEGATIVE_RGB, POSITIVE_RGB]) / 255
     )
     assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["[0] the × [2] the × [5] mat", "[2] the × [3] sat"]
     assert "64 queries" in ax.get_title() and "R² 0.99" in ax.get_title()
