@@ -19,7 +19,13 @@ from interspect.algorithms.proxyspex.selection import (
     run_pipeline,
     with_intercept,
 )
-from interspect.algorithms.proxyspex.small_budget import kfold_labels, ridge_cv_predictions
+from interspect.algorithms.proxyspex.small_budget import (
+    MIN_FIT_QUERIES,
+    STACK_MAX_ROWS,
+    kfold_labels,
+    ridge_cv_predictions,
+    uses_stack,
+)
 from interspect.query.engine import QueryEngine
 from interspect.transforms.sparse import PAD, SparseTransform
 
@@ -344,8 +350,32 @@ def test_trees_on_a_row_subset_still_recover_a_planted_function_exactly(monkeypa
     monkeypatch.setattr(proxy, "TREE_MIN_ROWS", 100)
     truth = planted_hierarchical(64, n_top=4, max_degree=3, seed=2)
     result = fit_proxyspex(QueryEngine(truth.predict, 64), budget=2500, max_order=3, random_state=0)
-    assert result.info["tree_rows"] == 300  # of 2,000 training rows
+    assert result.info["tree_rows"] == 300 and result.info["goss"]  # of 2,000 training rows, gradient-sampled
     assert exact_r2(truth, result.fourier) > 1 - 1e-9
+
+
+def test_the_stack_runs_below_a_thousand_rows_and_up_to_its_cell_limit():
+    assert uses_stack(999, 10_000) and not uses_stack(1000, 10_000)  # one 20 % split is too small below 1,000
+    assert uses_stack(2000, 250) and not uses_stack(STACK_MAX_ROWS, 250)  # cheap: 500,000 cells
+    assert not uses_stack(1500, 1000) and not uses_stack(2 * MIN_FIT_QUERIES - 1, 30)
+    truth = planted_hierarchical(40, n_top=4, max_degree=3, seed=5)
+    x = distinct_uniform_masks(1500, 40, np.random.default_rng(1))
+    stacked = fit_from_queries(x, truth.predict(x), max_order=3, random_state=0)
+    assert stacked.faithfulness.kind == "cross-validated" and stacked.faithfulness.n_masks == 1500
+    assert exact_r2(truth, stacked.fourier) > 1 - 1e-9
+
+
+def test_the_small_budget_stack_does_not_depend_on_its_thread_count():
+    # each of the eleven pipelines has its own random stream, so worker threads change the time, not the answer
+    truth = planted_hierarchical(40, n_top=4, max_degree=3, seed=3)
+    fits = [
+        fit_proxyspex(QueryEngine(truth.predict, 40), budget=300, max_order=3, random_state=2, n_jobs=jobs)
+        for jobs in (1, 2, None)
+    ]
+    assert fits[0].info["selection"] != "every mask" and not fits[0].info["goss"]
+    for other in fits[1:]:
+        assert other.fourier.to_dict() == fits[0].fourier.to_dict()
+        assert other.faithfulness.r2 == fits[0].faithfulness.r2
 
 
 def test_blockwise_paths_give_the_same_transform(monkeypatch):

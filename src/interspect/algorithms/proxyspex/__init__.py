@@ -10,7 +10,7 @@ tree splits find with few queries. The method, one module a step:
    candidate terms;
 3. :mod:`.selection` — hierarchical ordering, a validated prefix, hierarchical expansion, pruning and the
    final least-squares refit (optionally blended with the trees' own transform);
-4. :mod:`.small_budget` — below ``CV_MAX_ROWS`` fitted masks, the pipeline is cross-validated and stacked
+4. :mod:`.small_budget` — at small budgets (``uses_stack``), the pipeline is cross-validated and stacked
    with a singleton ridge and a pair lasso (:mod:`.pair_lasso`), and the fit reports that cross-validated R²;
 5. :mod:`.method` — :func:`fit_proxyspex` (all of it) and :func:`fit_from_queries` (steps 2-4 on masks
    already queried, used by ``auto``).

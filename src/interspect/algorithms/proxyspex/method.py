@@ -14,7 +14,7 @@ from ..numerics import blas_threads, check_n_jobs, scale_invariant
 from .packed import PackedMasks, as_packed
 from .sampling import default_budget, query_packed_masks
 from .selection import run_pipeline
-from .small_budget import CV_MAX_ROWS, MIN_FIT_QUERIES, fit_small_budget
+from .small_budget import MIN_FIT_QUERIES, fit_small_budget, uses_stack
 
 DEFAULT_MAX_ORDER = 4  # the ProxySPEX paper's tree depth: interactions up to order 4
 #: the trees, and the terms selected from them, explain less than this share of the variance out of sample:
@@ -41,7 +41,7 @@ def fit_from_queries(
     sampling).
 
     ``prior`` (a Fourier transform, e.g. from a pilot run) contributes its supports as top-ranked candidates.
-    Below ``CV_MAX_ROWS`` rows the faithfulness is the stack's cross-validated R².
+    Where the small-budget stack runs (:func:`~.small_budget.uses_stack`) the faithfulness is its cross-validated R².
     """
     rng = np.random.default_rng(random_state)
     x, y = as_packed(x), np.asarray(y, dtype=np.float64)
@@ -66,7 +66,7 @@ def fit_from_queries(
     }
     faithfulness = None
     with blas_threads(FIT_BLAS_THREADS if n_jobs is None else n_jobs):
-        if 2 * MIN_FIT_QUERIES <= len(y) < CV_MAX_ROWS:
+        if uses_stack(len(y), n):
             fourier, info, cv_r2 = fit_small_budget(x, y, rng, **options)
             faithfulness = Faithfulness(cv_r2, "cross-validated", len(y))
         else:
@@ -114,7 +114,8 @@ def fit_proxyspex(
     max_order : int, optional
         Depth of the trees and largest interaction order kept (default 4).
     n_jobs : int, optional
-        LightGBM and BLAS threads (``None``: the libraries' defaults).
+        Threads: the small-budget stack's worker threads, one LightGBM and BLAS thread each (``None``: every
+        CPU); above it LightGBM's and BLAS's threads (``None``: the libraries' defaults).
     paired : bool
         Query each random mask together with its complement (antithetic sampling).
     max_candidates : int

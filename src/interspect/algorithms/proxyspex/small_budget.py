@@ -1,4 +1,5 @@
-"""Small budgets (``2 * MIN_FIT_QUERIES <= m < CV_MAX_ROWS`` fitted masks): four models, cross-validated and stacked.
+"""Small budgets (:func:`uses_stack`: ``m`` below ``CV_MAX_ROWS`` fitted masks, or below ``STACK_MAX_ROWS`` where
+``m x n`` is small): four models, cross-validated and stacked.
 
 The 20 % split of the pipeline is then too small to choose from (19 rows at 96 queries), and K-fold CV of the
 prefix alone would be optimistic, because the rankings saw most of every held-out fold. So the whole pipeline
@@ -20,25 +21,33 @@ singletons plus the pairs of the strongest of them, fitted by a (relaxed) lasso
   mix of the two.
 
 ``info["cv_scores"]`` holds the out-of-fold R² of each model and of the blend; the blend's is the fit's
-cross-validated faithfulness (conservative: the returned fit saw more rows than each fold fit).
+cross-validated faithfulness (conservative: the returned fit saw more rows than each fold fit). The eleven
+pipeline fits and the two lassos are independent and run on worker threads; each pipeline draws from its own
+random stream, so the answer does not depend on the number of threads.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 
 from ...transforms.sparse import SparseTransform
-from ..numerics import r2_score, ridge
+from ..numerics import blas_threads, r2_score, ridge
 from .packed import PackedMasks, as_packed
-from .pair_lasso import fit_pair_lasso, stack_weights
+from .pair_lasso import MAX_TOP, fit_pair_lasso, stack_weights
 from .proxy import TreeData
 from .selection import RIDGE_GRID, run_pipeline, with_intercept
 
-#: fewer fitted queries than this: the small-budget stack below (above, one validation split is enough)
+#: fewer fitted queries than this: the small-budget stack below (one 20 % split is too small to choose from) ...
 CV_MAX_ROWS = 1000
+#: ... and up to this many where its eleven pipeline fits cost little (rows x features <= STACK_MAX_CELLS): its
+#: bagging still gains there over one split (VADER, 150 words, 1,084 queries: R² +0.09; BENCHMARKS.md)
+STACK_MAX_ROWS = 2500
+STACK_MAX_CELLS = 1 << 20
 #: below this many queries no proxy is trained at all (the mean is returned with a message)
 MIN_FIT_QUERIES = 8
 #: folds of the cross-validation (the usual 10)
@@ -56,9 +65,20 @@ LASSO_MIN_CV_R2 = 0.25
 EFRON = 0.632
 
 
+def uses_stack(m: int, n: int) -> bool:
+    """Whether ``m`` fitted masks of ``n`` features go to the stack (else to one pipeline, one validation split)."""
+    return m >= 2 * MIN_FIT_QUERIES and (m < CV_MAX_ROWS or (m < STACK_MAX_ROWS and m * n <= STACK_MAX_CELLS))
+
+
 def kfold_labels(m: int, n_folds: int, rng: np.random.Generator) -> np.ndarray:
     """Fold of each of ``m`` rows: a random, balanced assignment to ``n_folds`` folds."""
     return rng.permutation(np.arange(m) % n_folds)
+
+
+def fit_threads(n_jobs: int | None, n_fits: int) -> int:
+    """Worker threads for ``n_fits`` independent fits: ``n_jobs``, or every CPU this process may use."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(n_fits, available if n_jobs is None else n_jobs))
 
 
 def ridge_cv_predictions(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -106,40 +126,48 @@ def fit_small_budget(
     ``options`` are the pipeline's. Returns the transform, diagnostics and the blend's out-of-fold R².
     """
     masks = as_packed(x)
-    x = masks.rows()  # below CV_MAX_ROWS rows: small
+    x = masks.rows()  # below STACK_MAX_ROWS rows: small
     n = x.shape[1]
     tree_data = TreeData.build(masks, y)  # binned once for the eleven tree fits
-    fourier, info = run_pipeline(masks, y, rng, tree_data=tree_data, **options)
     folds = kfold_labels(len(y), N_FOLDS, rng)
-    oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
-    bag = fourier.with_coefs(0.5 * fourier.coefs)  # half the fit on all rows, half the mean of the fold fits
-    for f in range(N_FOLDS):
-        tr, val = folds != f, folds == f
-        fold_fit = run_pipeline(masks.subset(tr), y[tr], rng, tree_data=tree_data.restrict(tr), **options)[0]
-        oof[val] = fold_fit.predict(x[val])
-        bag = bag + fold_fit.with_coefs(fold_fit.coefs / (2 * N_FOLDS))
     single_idx = with_intercept(np.arange(n)[:, None])
     single_design = masks.parity_design(single_idx)
+    signs = single_design[:, 1:].astype(np.float64)
     ridge_oof = ridge_cv_predictions(single_design, y, folds)
     a = int(np.argmin(((ridge_oof - y) ** 2).sum(axis=1)))
     single_coefs = ridge(single_design, y, RIDGE_GRID[a])
     single = SparseTransform(single_idx, single_coefs, n)
+    rank_singles = lambda rows: ridge(single_design[rows], y[rows], RIDGE_GRID[a])[1:]  # noqa: E731
+    # eleven pipelines (all rows, then each fold's training part, each with its own random stream) and the two
+    # lassos are independent: they run on worker threads (LightGBM, BLAS and coordinate descent release the GIL)
+    parts = [np.ones(len(y), dtype=bool)] + [folds != f for f in range(N_FOLDS)]
+    threads = fit_threads(options["n_jobs"], len(parts) + 2)
+    per_fit = dict(options, n_jobs=1) if threads > 1 else options  # the threads are the fits: one LightGBM
+
+    def pipeline(part: np.ndarray, stream: np.random.Generator) -> tuple[SparseTransform, dict[str, Any]]:
+        return run_pipeline(masks.subset(part), y[part], stream, tree_data=tree_data.restrict(part), **per_fit)
+
+    def lasso(max_top: int) -> tuple[SparseTransform, np.ndarray]:
+        return fit_pair_lasso(signs, y, single_coefs[1:], folds, rank_singles, max_top=max_top)
+
+    tops = (0, MAX_TOP) if options["max_order"] >= 2 else (0,)  # the sparse additive lasso, then with pairs
+    with ThreadPoolExecutor(threads) as pool, blas_threads(1 if threads > 1 else None):  # and one BLAS thread each
+        lassos = [pool.submit(lasso, top) for top in tops]
+        fits = list(pool.map(pipeline, parts, rng.spawn(len(parts))))
+        (lasso_fit, lasso_oof), *pair_fit = [job.result() for job in lassos]
+    fourier, info = fits[0]
+    oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
+    bag = fourier.with_coefs(0.5 * fourier.coefs)  # half the fit on all rows, half the mean of the fold fits
+    for f, (fold_fit, _) in enumerate(fits[1:]):
+        val = folds == f
+        oof[val] = fold_fit.predict(x[val])
+        bag = bag + fold_fit.with_coefs(fold_fit.coefs / (2 * N_FOLDS))
     # each model: (what it returns, out-of-fold predictions, its fit on all rows)
     models = {"pipeline": (bag, oof, fourier), "singletons": (single, ridge_oof[a], single)}
-    rank_singles = lambda rows: ridge(single_design[rows], y[rows], RIDGE_GRID[a])[1:]  # noqa: E731
-    lasso, lasso_oof = fit_pair_lasso(single_design[:, 1:].astype(np.float64), y, single_coefs[1:], folds,
-                                      rank_singles, max_top=0)  # fmt: skip
     if len(y) > LASSO_MIN_ROWS_PER_FEATURE * n or r2_score(y, lasso_oof) >= LASSO_MIN_CV_R2:
-        models["lasso"] = (lasso, lasso_oof, lasso)
-    if options["max_order"] >= 2:
-        pairs, pairs_oof = fit_pair_lasso(
-            single_design[:, 1:].astype(np.float64),
-            y,
-            single_coefs[1:],
-            folds,
-            rank_singles,
-        )
-        models["pairs"] = (pairs, pairs_oof, pairs)
+        models["lasso"] = (lasso_fit, lasso_oof, lasso_fit)
+    if pair_fit:
+        models["pairs"] = (pair_fit[0][0], pair_fit[0][1], pair_fit[0][0])
     # Efron's .632 mix of out-of-fold (pessimistic) and training (optimistic) predictions chooses the weights;
     # the pipeline's training predictions are those of its fit on all rows (the bag also holds the fold fits)
     mixed = np.stack([EFRON * mod[1] + (1 - EFRON) * mod[2].predict(x) for mod in models.values()])
