@@ -352,6 +352,12 @@ def test_trees_on_a_row_subset_still_recover_a_planted_function_exactly(monkeypa
     result = fit_proxyspex(QueryEngine(truth.predict, 64), budget=2500, max_order=3, random_state=0)
     assert result.info["tree_rows"] == 300 and result.info["goss"]  # of 2,000 training rows, gradient-sampled
     assert exact_r2(truth, result.fourier) > 1 - 1e-9
+    # fewer kept rows than features: no gradient sampling on top of the cap
+    monkeypatch.setattr(proxy, "TREE_MAX_CELLS", 64 * 40)
+    monkeypatch.setattr(proxy, "TREE_MIN_ROWS", 40)
+    x = np.random.default_rng(0).random((400, 64)) < 0.5
+    _, info = fit_tree_proxy(x, truth.predict(x), 3, np.random.default_rng(1), 1)
+    assert info["tree_rows"] == 40 and not info["goss"]
 
 
 def test_the_stack_runs_below_a_thousand_rows_and_up_to_its_cell_limit():

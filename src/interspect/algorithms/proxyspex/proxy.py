@@ -38,8 +38,9 @@ LEAF_L2 = 1e-3
 #: a round costs rows x features, the trees only propose candidates, and the selection and refit use every row
 #: (planted functions at n = 1,024: the same R² from 2,441 tree rows as from 9,740, 3.5x faster; n = 10,000 at
 #: 132,878 queries: exact from 2,000; no case of the text or VADER grids reaches the cap). Where the cap leaves
-#: rows out, rows are plentiful, and each tree also learns from a gradient-based share of the rows it keeps
-#: (LightGBM's GOSS: the largest gradients plus a sample of the rest), so a round costs about a third
+#: rows out and the trees still keep at least one row per feature, each tree also learns from a gradient-based
+#: share of the rows it keeps (LightGBM's GOSS: the largest gradients plus a sample of the rest), so a round
+#: costs about a third; with fewer rows than features the sampled trees miss terms (n = 10,000, BENCHMARKS.md)
 TREE_MAX_CELLS = 2_500_000
 TREE_MIN_ROWS = 2_000
 #: above this many training cells the rows reach LightGBM as a stream of unpacked chunks (no float copy held)
@@ -118,8 +119,9 @@ def fit_tree_proxy(
     perm = rng.permutation(m)
     n_val = max(2, min(int(round(VALIDATION_SHARE * m)), VALIDATION_MAX_ROWS))
     val, tr = perm[:n_val], perm[n_val:]
-    goss = tree_rows(len(tr), n) < len(tr)  # capped: see TREE_MAX_CELLS
+    capped = tree_rows(len(tr), n) < len(tr)
     tr = tr[: tree_rows(len(tr), n)]  # a random subset: perm is a random order
+    goss = capped and len(tr) >= n  # see TREE_MAX_CELLS
     depths = depths or (max_order,)
     x_val = masks.rows(val).astype(np.float32)
     data_params = _data_params(m) if data is None else data.params  # a subset keeps its base's binning
