@@ -119,9 +119,9 @@ def fit_tree_proxy(
     perm = rng.permutation(m)
     n_val = max(2, min(int(round(VALIDATION_SHARE * m)), VALIDATION_MAX_ROWS))
     val, tr = perm[:n_val], perm[n_val:]
-    capped = tree_rows(len(tr), n) < len(tr)
-    tr = tr[: tree_rows(len(tr), n)]  # a random subset: perm is a random order
-    goss = capped and len(tr) >= n  # see TREE_MAX_CELLS
+    kept = tree_rows(len(tr), n)
+    goss = n <= kept < len(tr)  # capped, and still a row per feature: see TREE_MAX_CELLS
+    tr = tr[:kept]  # a random subset: perm is a random order
     depths = depths or (max_order,)
     x_val = masks.rows(val).astype(np.float32)
     data_params = _data_params(m) if data is None else data.params  # a subset keeps its base's binning

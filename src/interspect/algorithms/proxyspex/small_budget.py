@@ -28,7 +28,6 @@ random stream, so the answer does not depend on the number of threads.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -76,9 +75,11 @@ def kfold_labels(m: int, n_folds: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def fit_threads(n_jobs: int | None, n_fits: int) -> int:
-    """Worker threads for ``n_fits`` independent fits: ``n_jobs``, or every CPU this process may use."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(n_fits, available if n_jobs is None else n_jobs))
+    """Worker threads for ``n_fits`` independent fits: ``n_jobs``, or every CPU this process may use (joblib's
+    count, which respects CPU affinity and container quotas)."""
+    from joblib import cpu_count
+
+    return max(1, min(n_fits, cpu_count() if n_jobs is None else n_jobs))
 
 
 def ridge_cv_predictions(design: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
@@ -154,7 +155,7 @@ def fit_small_budget(
     with ThreadPoolExecutor(threads) as pool, blas_threads(1 if threads > 1 else None):  # and one BLAS thread each
         lassos = [pool.submit(lasso, top) for top in tops]
         fits = list(pool.map(pipeline, parts, rng.spawn(len(parts))))
-        (lasso_fit, lasso_oof), *pair_fit = [job.result() for job in lassos]
+        (lasso_fit, lasso_oof), *pair_fits = [job.result() for job in lassos]
     fourier, info = fits[0]
     oof = np.zeros(len(y))  # out-of-fold predictions of the whole pipeline, rerun on each training part
     bag = fourier.with_coefs(0.5 * fourier.coefs)  # half the fit on all rows, half the mean of the fold fits
@@ -166,8 +167,8 @@ def fit_small_budget(
     models = {"pipeline": (bag, oof, fourier), "singletons": (single, ridge_oof[a], single)}
     if len(y) > LASSO_MIN_ROWS_PER_FEATURE * n or r2_score(y, lasso_oof) >= LASSO_MIN_CV_R2:
         models["lasso"] = (lasso_fit, lasso_oof, lasso_fit)
-    if pair_fit:
-        models["pairs"] = (pair_fit[0][0], pair_fit[0][1], pair_fit[0][0])
+    for pairs, pairs_oof in pair_fits:
+        models["pairs"] = (pairs, pairs_oof, pairs)
     # Efron's .632 mix of out-of-fold (pessimistic) and training (optimistic) predictions chooses the weights;
     # the pipeline's training predictions are those of its fit on all rows (the bag also holds the fold fits)
     mixed = np.stack([EFRON * mod[1] + (1 - EFRON) * mod[2].predict(x) for mod in models.values()])
