@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import dgemm
 from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from ...transforms.sparse import PAD, SparseTransform, pad_columns
@@ -156,11 +157,12 @@ def select_prefix(
     evaluated = range(n_folds) if eval_folds is None else eval_folds
     sizes, grid = stats.sizes, _prefix_grid(k_max)
     errors = np.zeros((len(RIDGE_GRID), len(grid)))
+    below_grid = np.arange(k_max)[:, None] < grid[None, :]
     for f in evaluated:
         system = stats.gram_all - stats.grams[f]
         r_train = stats.rhs_all - stats.rhs[f]
         val = folds == f
-        d_val_t, y_val = design[val].T.astype(np.float64), y[val]
+        d_val, y_val = design[val].astype(np.float64), y[val]
         for a, alpha in enumerate(RIDGE_GRID):
             pen = np.full(k_max, alpha * (m - sizes[f]))
             pen[0] = 1e-12 * (m - sizes[f])
@@ -168,12 +170,14 @@ def select_prefix(
             if info != 0 or not np.isfinite(errors[a]).all():
                 errors[a] = np.inf
                 continue
-            # every prefix at once: with L the Cholesky factor, the prefix-k fit predicts the validation rows
-            # as Q[:, :k] z[:k] with z = L^-1 r and Q = D_val L^-T (the leading block of a triangular factor is
-            # the factor of the leading block), so the predictions of all prefixes are one cumulative sum
+            # every prefix at once: with L the Cholesky factor and z = L^-1 r, the prefix-k coefficients are
+            # L[:k, :k]^-T z[:k] (the leading block of a triangular factor is the factor of the leading block),
+            # i.e. the solution of L^T c = z truncated to k entries (zero past k); one back substitution with a
+            # column per grid length gives them all, and one product their validation predictions (scipy's
+            # BLAS, as the factorisation: numpy ships its own, and alternating thread pools costs milliseconds)
             z = dtrtrs(chol, r_train, lower=1)[0]
-            q_t = dtrtrs(chol, d_val_t, lower=1)[0]
-            pred = np.cumsum(q_t * z[:, None], axis=0)[grid - 1]
+            prefix_coefs = dtrtrs(chol, np.where(below_grid, z[:, None], 0.0), lower=1, trans=1)[0]
+            pred = dgemm(1.0, prefix_coefs, d_val, trans_a=1, trans_b=1)
             errors[a] += ((pred - y_val) ** 2).sum(axis=1)
     # the shortest prefix whose error is within a hair of the best (exact data: zero error is reached
     # as soon as the true support is in, and longer prefixes only add zero-valued terms)
