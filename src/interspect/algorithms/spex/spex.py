@@ -49,7 +49,13 @@ def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, a
     fit = refit_bins(design, bins, support, alpha, use=design.full_bins)
     empty = (support >= 0).sum(axis=1) == 0
     scale = np.abs(fit.coefs[~empty]).max(initial=0.0)
-    keep = empty | ((np.abs(fit.coefs) > z * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
+    threshold = np.full(len(support), z)
+    if with_singletons:  # all n singletons are tested, not only decoded ones: the universal threshold
+        # sqrt(2 ln n) keeps the expected number of false ones below one (z = 3 admits 0.7 of 256)
+        decoded = peeled.idx[(peeled.idx >= 0).sum(axis=1) == 1].max(axis=1, initial=PAD)
+        added = ((support >= 0).sum(axis=1) == 1) & ~np.isin(support.max(axis=1), decoded)
+        threshold[added] = max(z, float(np.sqrt(2.0 * np.log(n))))
+    keep = empty | ((np.abs(fit.coefs) > threshold * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
     if not keep.all():
         support = support[keep]
         fit = refit_bins(design, bins, support, alpha, use=design.full_bins)
