@@ -106,3 +106,23 @@ def test_budget_between_designs_buys_more_bins_in_two_groups():
     assert_exact(truth, result.fourier)
     three = fit_spex(QueryEngine(truth.predict, n), budget=1000, max_order=MAX_DEGREE, random_state=0)
     assert (three.fourier - truth).energy(include_empty=True) > 0.5 * truth.energy()
+
+
+def test_the_refit_admits_few_false_singletons_under_noise():
+    # the refit tests all n singletons, not only the decoded ones: at the per-term z = 3 about 0.7 of 256
+    # false ones pass per fit, at the universal sqrt(2 ln n) about 0.2 (on these six fits: 6 at z = 3, 3 now)
+    n, false_singletons, r2s = 256, 0, []
+    for seed in range(6):
+        truth = planted(n, 20, False, seed=100 + seed)
+        sd = np.sqrt(0.1 * truth.energy())
+        rng = np.random.default_rng(seed)
+
+        def noisy(x, truth=truth, sd=sd, rng=rng):
+            return truth.predict(x) + sd * rng.normal(size=len(x))
+
+        fit = fit_spex(QueryEngine(noisy, n), b=4, max_order=MAX_DEGREE, random_state=0).fourier
+        true_terms = set(truth.to_dict())
+        false_singletons += sum(len(s) == 1 and s not in true_terms for s in fit.to_dict())
+        r2s.append(1.0 - (fit - truth).energy(include_empty=True) / truth.energy())
+    assert min(r2s) > 0.99
+    assert false_singletons <= 3, false_singletons
