@@ -47,13 +47,14 @@ def _refit(design: Design, bins: np.ndarray, peeled, n: int, singletons: bool, a
         parts.append(pad_columns(np.arange(n)[:, None], width))
     support = np.unique(_sorted_rows(np.vstack(parts)), axis=0)
     fit = refit_bins(design, bins, support, alpha, use=design.full_bins)
-    empty = (support >= 0).sum(axis=1) == 0
+    degree = (support >= 0).sum(axis=1)
+    empty = degree == 0
     scale = np.abs(fit.coefs[~empty]).max(initial=0.0)
     threshold = np.full(len(support), z)
     if with_singletons:  # all n singletons are tested, not only decoded ones: the universal threshold
         # sqrt(2 ln n) keeps the expected number of false ones below one (z = 3 admits 0.7 of 256)
         decoded = peeled.idx[(peeled.idx >= 0).sum(axis=1) == 1].max(axis=1, initial=PAD)
-        added = ((support >= 0).sum(axis=1) == 1) & ~np.isin(support.max(axis=1), decoded)
+        added = (degree == 1) & ~np.isin(support.max(axis=1), decoded)
         threshold[added] = max(z, float(np.sqrt(2.0 * np.log(n))))
     keep = empty | ((np.abs(fit.coefs) > threshold * fit.stderr) & (np.abs(fit.coefs) > 1e-7 * scale))
     if not keep.all():
@@ -108,7 +109,8 @@ def fit_spex(
     noise_z : float
         How many standard deviations above the estimated noise a bin may stay and still count as resolved.
     refit_singletons : bool
-        Add every first-order term to the final refit (kept only where significant).
+        Add every first-order term to the final refit (kept only where significant: those not decoded at
+        ``max(noise_z, sqrt(2 ln n))`` standard errors, as ``n`` of them are tested).
     """
     rng = np.random.default_rng(random_state)
     n = int(engine.n_features)
