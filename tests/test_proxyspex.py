@@ -4,11 +4,20 @@
 import numpy as np
 import pytest
 from planted import exact_r2, planted_hierarchical
+from threadpoolctl import threadpool_info
 
 import interspect as isp
 from interspect.algorithms.base import get_method
 from interspect.algorithms.numerics import distinct_uniform_masks, parity_design, ridge
-from interspect.algorithms.proxyspex import fit_from_queries, fit_proxyspex, packed, proxy, sampling, selection
+from interspect.algorithms.proxyspex import (
+    fit_from_queries,
+    fit_proxyspex,
+    packed,
+    proxy,
+    sampling,
+    selection,
+    small_budget,
+)
 from interspect.algorithms.proxyspex.packed import PackedMasks
 from interspect.algorithms.proxyspex.pair_lasso import _least_squares, fit_pair_lasso, stack_weights, strongest_pairs
 from interspect.algorithms.proxyspex.proxy import fit_tree_proxy
@@ -382,6 +391,21 @@ def test_the_small_budget_stack_does_not_depend_on_its_thread_count():
     for other in fits[1:]:
         assert other.fourier.to_dict() == fits[0].fourier.to_dict()
         assert other.faithfulness.r2 == fits[0].faithfulness.r2
+
+
+def test_the_small_budget_stack_keeps_blas_on_one_thread_whatever_n_jobs(monkeypatch):
+    # BLAS threads woken by the stack's serial parts spin on and take the cores of its worker threads
+    seen = []
+    original = small_budget.ridge_cv_predictions
+
+    def recording(*args):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return original(*args)
+
+    monkeypatch.setattr(small_budget, "ridge_cv_predictions", recording)
+    truth = planted_hierarchical(40, n_top=4, max_degree=3, seed=3)
+    fit_proxyspex(QueryEngine(truth.predict, 40), budget=200, max_order=3, random_state=2, n_jobs=2)
+    assert seen == [{1}]
 
 
 def test_blockwise_paths_give_the_same_transform(monkeypatch):
