@@ -247,7 +247,8 @@ def fmt_table(rows: list[dict]) -> str:
 
 
 def fmt_seed_summary(rows: list[dict]) -> str:
-    """One line per (function, noise, method) over seeds: exact runs, R² mean / min / max, median CPU time."""
+    """One line per (function, noise, method) over seeds or design draws: exact runs, R² mean / min / max, median
+    CPU time."""
     lines = [
         "| n | k | hier | noise | method | queries | runs | exact | R² mean | R² min | R² max | median CPU s |",
         "|" + "---|" * 12,
