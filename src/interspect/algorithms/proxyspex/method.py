@@ -20,8 +20,9 @@ DEFAULT_MAX_ORDER = 4  # the ProxySPEX paper's tree depth: interactions up to or
 #: the trees, and the terms selected from them, explain less than this share of the variance out of sample:
 #: no hierarchical structure was found (pure interactions?), reported as ``info["no_hierarchy"]``
 NO_HIERARCHY_R2 = 0.1
-#: BLAS threads of the fit when ``n_jobs`` is None: its matrices are small (rows x candidate terms), where extra
-#: OpenBLAS threads only spin; on a loaded 2-core machine the default threads made a 207-query fit 28x slower
+#: BLAS threads of the fit when ``n_jobs`` is None, and of the small-budget stack always: its matrices are small
+#: (rows x candidate terms), where extra OpenBLAS threads only spin; on a loaded 2-core machine the default threads
+#: made a 207-query fit 28x slower
 FIT_BLAS_THREADS = 1
 
 
@@ -65,8 +66,11 @@ def fit_from_queries(
         "prior": prior,
     }
     faithfulness = None
-    with blas_threads(FIT_BLAS_THREADS if n_jobs is None else n_jobs):
-        if uses_stack(len(y), n):
+    stacked = uses_stack(len(y), n)
+    # the stack's worker threads are its parallelism: one BLAS thread whatever n_jobs (OpenBLAS threads woken by
+    # its serial parts spin on beside the workers, taking their cores: n_jobs = 2 cost 1.5x the CPU)
+    with blas_threads(FIT_BLAS_THREADS if n_jobs is None or stacked else n_jobs):
+        if stacked:
             fourier, info, cv_r2 = fit_small_budget(x, y, rng, **options)
             faithfulness = Faithfulness(cv_r2, "cross-validated", len(y))
         else:

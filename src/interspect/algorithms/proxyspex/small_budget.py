@@ -35,7 +35,7 @@ import numpy as np
 import scipy.linalg
 
 from ...transforms.sparse import SparseTransform
-from ..numerics import blas_threads, r2_score, ridge
+from ..numerics import r2_score, ridge
 from .packed import PackedMasks, as_packed
 from .pair_lasso import MAX_TOP, fit_pair_lasso, stack_weights
 from .proxy import TreeData
@@ -125,16 +125,8 @@ def fit_small_budget(
     """The bagged pipeline, the singleton ridge and the pair lasso, stacked (module docstring).
 
     ``options`` are the pipeline's. Returns the transform, diagnostics and the blend's out-of-fold R².
-    One BLAS thread throughout, whatever ``n_jobs``: the matrices are small, and OpenBLAS threads woken by the
-    serial parts spin on after them, taking the cores of the worker threads (``n_jobs = 2``: 1.5x the CPU).
+    Meant to run with one BLAS thread (its caller sets it): the worker threads are the parallelism.
     """
-    with blas_threads(1):
-        return _fit_small_budget(x, y, rng, **options)
-
-
-def _fit_small_budget(
-    x: np.ndarray | PackedMasks, y: np.ndarray, rng: np.random.Generator, **options: Any
-) -> tuple[SparseTransform, dict[str, Any], float]:
     masks = as_packed(x)
     x = masks.rows()  # below STACK_MAX_ROWS rows: small
     n = x.shape[1]
