@@ -20,7 +20,7 @@ from interspect.algorithms.proxyspex import (
 )
 from interspect.algorithms.proxyspex.packed import PackedMasks
 from interspect.algorithms.proxyspex.pair_lasso import _least_squares, fit_pair_lasso, stack_weights, strongest_pairs
-from interspect.algorithms.proxyspex.proxy import fit_tree_proxy
+from interspect.algorithms.proxyspex.proxy import TreeData, fit_tree_proxy
 from interspect.algorithms.proxyspex.selection import (
     RIDGE_GRID,
     FoldStats,
@@ -64,6 +64,32 @@ def test_every_query_is_fitted_and_validation_rows_are_capped_at_large_budgets()
         x = rng.random((m, 20)) < 0.5
         _, info = fit_tree_proxy(x, truth.predict(x), 3, rng, 1)
         assert len(info["validation_rows"]) == n_val
+
+
+@pytest.mark.parametrize("binned", [False, True])
+def test_trees_boosted_from_a_prior_fit_only_its_residual(binned):
+    # the prior holds the planted function but its strongest singleton: the trees add that term, in a few rounds
+    n = 40
+    truth = planted_hierarchical(n, n_top=4, max_degree=3, seed=3)
+    strongest = int(np.argmax(np.abs(truth.coefs) * (truth.degrees == 1)))
+    prior = truth.with_coefs(np.where(np.arange(len(truth)) == strongest, 0.0, truth.coefs))
+    rng = np.random.default_rng(0)
+    x = PackedMasks.from_bool(rng.random((2000, n)) < 0.5)
+    y, offset = truth.predict(x.rows()), prior.predict(x.rows())
+    data = TreeData.build(x, y) if binned else None
+    plain, plain_info = fit_tree_proxy(x, y, 3, np.random.default_rng(1), 1, data=data)
+    booster, info = fit_tree_proxy(x, y, 3, np.random.default_rng(1), 1, data=data, offset=offset)
+    assert info["proxy_r2"] > 0.999  # prior + trees, on the validation rows (early stopping ends near 1)
+    assert info["n_trees"] < plain_info["n_trees"]
+    x_test = rng.random((500, n)) < 0.5
+    residual = truth.predict(x_test) - prior.predict(x_test)
+    fitted = booster.predict(x_test.astype(np.float32), num_iteration=booster.best_iteration)
+    assert np.mean((fitted - residual) ** 2) < 1e-3 * np.var(truth.predict(x_test))  # the trees are the residual
+    fourier, _ = run_pipeline(
+        x, y, np.random.default_rng(2), max_order=3, n_jobs=1, max_candidates=500, expand_rounds=2, max_pool=2000,
+        prior=prior, boost_from_prior=True,
+    )  # fmt: skip
+    assert exact_r2(truth, fourier) > 1 - 1e-9
 
 
 def test_proxy_weight_is_the_validation_optimal_blend():

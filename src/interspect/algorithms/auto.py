@@ -120,7 +120,7 @@ def fit_auto(
         known = (pilot_masks, pilot_values)
         x, y = query_masks(engine, remaining, rng, paired=routed["proxyspex"].get("paired", False), known=known)
         result = fit_from_queries(x, y, max_order=order, random_state=rng, n_jobs=n_jobs, prior=pilot.fourier,
-                                  **proxy_options)  # fmt: skip
+                                  boost_from_prior=True, **proxy_options)  # fmt: skip
         result.info.update(budget=budget, n_fit_queries=len(y))
         reason = "the pilot's trees found hierarchical structure"
         result.info["auto"] = dict(decision, choice="proxyspex", reason=reason)

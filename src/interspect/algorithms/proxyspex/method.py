@@ -37,11 +37,13 @@ def fit_from_queries(
     expand_rounds: int = 2,
     max_pool: int = 2000,
     prior: SparseTransform | None = None,
+    boost_from_prior: bool = False,
 ) -> FitResult:
     """ProxySPEX on masks ``x`` ``(m, n)`` (bool, or packed) already queried with values ``y`` (everything after
     sampling).
 
-    ``prior`` (a Fourier transform, e.g. from a pilot run) contributes its supports as top-ranked candidates.
+    ``prior`` (a Fourier transform, e.g. from a pilot run) contributes its supports as top-ranked candidates; with
+    ``boost_from_prior`` (for a prior already validated on held-out masks) the trees also fit its residual.
     Where the small-budget stack runs (:func:`~.small_budget.uses_stack`) the faithfulness is its cross-validated R².
     """
     rng = np.random.default_rng(random_state)
@@ -64,6 +66,7 @@ def fit_from_queries(
         "expand_rounds": expand_rounds,
         "max_pool": max_pool,
         "prior": prior,
+        "boost_from_prior": boost_from_prior,
     }
     faithfulness = None
     stacked = uses_stack(len(y), n)

@@ -24,6 +24,8 @@ VALIDATION_MAX_ROWS = 500
 LEARNING_RATE = 0.2
 #: early-stopping patience in rounds, and the most rounds ever run
 PATIENCE = 25
+#: ... and on the residual of a prior (``offset``), which has left the trees little to find
+RESIDUAL_PATIENCE = 5
 MAX_ROUNDS = 800
 #: a round must cut the validation MSE by this share of the variance to count as progress
 MIN_GAIN = 1e-4
@@ -86,7 +88,8 @@ class TreeData:
         return TreeData(self.base, self.rows[index], self.params)
 
     def subset(self, index: np.ndarray) -> Any:
-        """A LightGBM Dataset of the rows ``index`` (positions in this view), in that order."""
+        """A LightGBM Dataset of the rows ``index`` (positions in this view), in increasing order (LightGBM sorts a
+        subset's rows)."""
         return self.base.subset(self.rows[index])
 
 
@@ -104,6 +107,7 @@ def fit_tree_proxy(
     depths: tuple[int, ...] | None = None,
     learning_rate: float = LEARNING_RATE,
     data: TreeData | None = None,
+    offset: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """LightGBM proxy: one validation split with early stopping (choosing the number of trees).
 
@@ -122,6 +126,8 @@ def fit_tree_proxy(
     kept = tree_rows(len(tr), n)
     goss = n <= kept < len(tr)  # capped, and still a row per feature: see TREE_MAX_CELLS
     tr = tr[:kept]  # a random subset: perm is a random order
+    if data is not None:  # LightGBM keeps a subset's rows in increasing order: so must the labels and offsets
+        tr, val = np.sort(tr), np.sort(val)
     depths = depths or (max_order,)
     x_val = masks.rows(val).astype(np.float32)
     data_params = _data_params(m) if data is None else data.params  # a subset keeps its base's binning
@@ -144,7 +150,12 @@ def fit_tree_proxy(
         streamed = len(tr) * n > STREAM_MIN_CELLS
         train_x = lightgbm_rows(masks, tr) if streamed else masks.rows(tr).astype(np.float32)
         train_set = lgb.Dataset(train_x, y[tr], params=data_params, free_raw_data=streamed)
-        val_set = lgb.Dataset(x_val, y[val], reference=train_set)
+        val_set = lgb.Dataset(x_val, y[val], params=data_params, reference=train_set)
+    if offset is not None:  # after construction: a subset of TreeData takes no init score before it
+        train_set.construct().set_init_score(offset[tr])
+        val_set.construct().set_init_score(offset[val])
+    start = np.zeros(len(val)) if offset is None else offset[val]
+    patience = PATIENCE if offset is None else RESIDUAL_PATIENCE
     var = float(np.var(y[val])) or 1.0
     best: tuple[float, Any, dict[str, Any]] | None = None
     for depth in depths:
@@ -154,10 +165,10 @@ def fit_tree_proxy(
             train_set,
             num_boost_round=MAX_ROUNDS,
             valid_sets=[val_set],
-            callbacks=[lgb.early_stopping(PATIENCE, verbose=False, min_delta=MIN_GAIN * var)],
+            callbacks=[lgb.early_stopping(patience, verbose=False, min_delta=MIN_GAIN * var)],
             keep_training_booster=True,  # the trees are read once; no round trip through the model text
         )
-        mse = float(np.mean((booster.predict(x_val, num_iteration=booster.best_iteration) - y[val]) ** 2))
+        mse = float(np.mean((start + booster.predict(x_val, num_iteration=booster.best_iteration) - y[val]) ** 2))
         r2 = 1.0 - mse / var
         if best is None or r2 > best[0]:
             best = (r2, booster, {"max_depth": int(depth), "n_trees": int(booster.best_iteration)})

@@ -238,14 +238,18 @@ def run_pipeline(
     prior: SparseTransform | None = None,
     blend_proxy: bool = False,
     tree_data: TreeData | None = None,
+    boost_from_prior: bool = False,
 ) -> tuple[SparseTransform, dict[str, Any]]:
     """Proxy -> candidates -> validated prefix (one split) -> hierarchical expansion -> pruning -> final fit
     (-> blend with the trees' own transform, if ``blend_proxy`` and the validation rows favour it).
 
-    ``tree_data``: the rows of ``x`` already binned for the trees."""
+    ``tree_data``: the rows of ``x`` already binned for the trees. ``boost_from_prior``: the trees fit the residual
+    of ``prior`` (for a prior validated on held-out masks: a weak prior's errors look like noise to the trees, which
+    then stop after a few rounds and propose too few candidates)."""
     masks = as_packed(x)
     n = masks.n_features
-    booster, info = fit_tree_proxy(masks, y, max_order, rng, n_jobs, data=tree_data)
+    offset = prior.predict(masks.rows()) if boost_from_prior and prior is not None and len(prior) else None
+    booster, info = fit_tree_proxy(masks, y, max_order, rng, n_jobs, data=tree_data, offset=offset)
     # Every ranking below (proxy, residual correlations, fitted magnitudes) is computed on the trees' training
     # rows only; prefixes are chosen on the validation rows, which none of those rankings saw.
     folds = np.ones(len(y), dtype=np.int64)
@@ -253,6 +257,8 @@ def run_pipeline(
     tr = folds == 1
     val_rows = np.flatnonzero(~tr)
     proxy_fourier = lightgbm_to_fourier(booster, n, num_iteration=booster.best_iteration, max_degree=max_order)
+    if offset is not None:
+        proxy_fourier = proxy_fourier + prior
     del booster  # frees LightGBM's binned rows before the designs are built
     candidates, scores = candidate_terms(proxy_fourier, masks, y, tr)
     if prior is not None and len(prior):  # known terms (e.g. a pilot's) go first, strongest first
